@@ -1,0 +1,58 @@
+# Mastery Arc: every command a developer needs. `make demo` runs the system, `make test` the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := libs/contracts libs/protos libs/platform services/catalog services/evidence services/mastery services/reporting
+PROTOS := $(sort $(shell find proto -name "*.proto"))
+STAMP := $(VENV)/.installed
+
+.PHONY: install protos demo test test-unit test-integration test-e2e lint typecheck bench asyncapi clean
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stubs are generated, never committed: the build regenerates them from proto/ with pinned grpcio-tools.
+libs/protos/src/arc/.generated: $(PROTOS) $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt grpcio-tools mypy-protobuf
+	rm -rf libs/protos/src/arc
+	mkdir -p libs/protos/src
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m grpc_tools.protoc -I proto --python_out=libs/protos/src --grpc_python_out=libs/protos/src \
+		--mypy_out=libs/protos/src --mypy_grpc_out=libs/protos/src $(PROTOS)
+	touch $@
+
+protos: libs/protos/src/arc/.generated
+
+$(STAMP): libs/protos/src/arc/.generated constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+	$(BIN)/pip install --quiet -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	touch $@
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+test: install
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest tests/unit
+
+test-integration: install
+	$(BIN)/pytest tests/integration
+
+test-e2e: install
+	$(BIN)/pytest tests/e2e
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+asyncapi: install
+	$(BIN)/python -m arc_contracts.asyncapi > docs/asyncapi.json
+
+clean:
+	rm -rf $(VENV) var libs/protos/src/arc

@@ -1,0 +1,43 @@
+"""The shape every published (integration) event shares.
+
+Published events are public promises to integrators. A change to a published event is a new
+class with a higher ``version`` (and an upcaster from the old one), never an edit.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+#: Reverse-DNS prefix of CloudEvents ``type`` values.
+TYPE_PREFIX = "org.masteryarc"
+
+
+class ContractEvent(BaseModel):
+    """A versioned integration event, published on ``arc.<context>.v<version>.<name>``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    context: ClassVar[str]
+    name: ClassVar[str]
+    version: ClassVar[int]
+
+    @classmethod
+    def subject(cls) -> str:
+        """The NATS subject, by the one convention: ``arc.<context>.v<version>.<name>``."""
+        return f"arc.{cls.context}.v{cls.version}.{cls.name}"
+
+    @classmethod
+    def event_type(cls) -> str:
+        """The CloudEvents ``type``: ``org.masteryarc.<context>.<name>.v<version>``."""
+        return f"{TYPE_PREFIX}.{cls.context}.{cls.name}.v{cls.version}"
+
+
+def stream_name(context: str) -> str:
+    """Each bounded context publishes into one JetStream stream, ``ARC_<CONTEXT>``."""
+    return f"ARC_{context.upper()}"
+
+
+def stream_subjects(context: str) -> str:
+    return f"arc.{context}.>"

@@ -1,0 +1,29 @@
+"""Every published event class, found by subject or CloudEvents type."""
+
+from __future__ import annotations
+
+from arc_contracts.base import ContractEvent
+from arc_contracts.catalog_v1 import OutcomeDefinedV1
+from arc_contracts.evidence_v1 import AttemptRecordedV1
+from arc_contracts.mastery_v1 import MasteryChangedV1
+
+ALL_EVENTS: tuple[type[ContractEvent], ...] = (
+    OutcomeDefinedV1,
+    AttemptRecordedV1,
+    MasteryChangedV1,
+)
+
+BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}
+BY_SUBJECT: dict[str, type[ContractEvent]] = {cls.subject(): cls for cls in ALL_EVENTS}
+CONTEXTS: tuple[str, ...] = tuple(sorted({cls.context for cls in ALL_EVENTS}))
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+def event_class(event_type: str) -> type[ContractEvent]:
+    try:
+        return BY_TYPE[event_type]
+    except KeyError:
+        raise UnknownEventType(f"unknown event type {event_type!r}") from None

@@ -1,0 +1,1 @@
+"""What every Mastery Arc service does the same way."""

@@ -1,0 +1,55 @@
+"""NATS connection and the JetStream topology (streams are created and updated explicitly)."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from arc_contracts import stream_name, stream_subjects
+
+log = logging.getLogger(__name__)
+
+
+async def connect(url: str, name: str) -> Client:
+    """Connect with unlimited reconnects: a service outlives a NATS restart."""
+    return await nats.connect(
+        servers=url.split(","),
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+    )
+
+
+def stream_config(context: str, duplicate_window_seconds: int, replicas: int) -> StreamConfig:
+    return StreamConfig(
+        name=stream_name(context),
+        subjects=[stream_subjects(context)],
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        duplicate_window=float(duplicate_window_seconds),
+    )
+
+
+async def ensure_stream(
+    js: JetStreamContext, context: str, duplicate_window_seconds: int, replicas: int = 1
+) -> None:
+    """Create the context's stream, or bring an existing one to the wanted configuration."""
+    config = stream_config(context, duplicate_window_seconds, replicas)
+    try:
+        await js.stream_info(config.name or "")
+    except NotFoundError:
+        await js.add_stream(config)
+        log.info("created stream %s", config.name)
+        return
+    await js.update_stream(config)
+
+
+async def last_sequence(js: JetStreamContext, context: str) -> int:
+    info = await js.stream_info(stream_name(context))
+    return int(info.state.last_seq)

@@ -1,0 +1,131 @@
+"""Outbox relay: publishes what a service recorded, from its store's notification log, to JetStream.
+
+The store is the outbox. The relay reads notifications after the last position it confirmed,
+publishes each translated event with a stable ``Nats-Msg-Id`` (derived from the stored event's
+identity), waits for every PubAck, and only then records the new position. A crash between
+"published" and "position recorded" re-sends a batch that JetStream's duplicate window drops, so
+downstream sees each event exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
+from nats.js import JetStreamContext
+from opentelemetry import trace
+
+from arc_contracts import ContractEvent, Envelope, encode, stream_name
+from arc_platform import telemetry
+
+log = logging.getLogger(__name__)
+
+EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://masteryarc.org/events")
+
+#: Translates a stored (private) domain event into a published contract event, or None to skip.
+Translator = Callable[[Any], ContractEvent | None]
+
+
+def event_id(originator_id: UUID | str, originator_version: int) -> str:
+    """Stable id of a stored event: the same every time the relay reads it."""
+    return str(uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}"))
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        app: Application[Any],
+        translate: Translator,
+        js: JetStreamContext,
+        context: str,
+        source: str,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 0.2,
+        ack_timeout_seconds: float = 10.0,
+    ) -> None:
+        self.app = app
+        self.translate = translate
+        self.js = js
+        self.stream = stream_name(context)
+        self.source = source
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.ack_timeout_seconds = ack_timeout_seconds
+        self.tracker: TrackingRecorder = app.factory.tracking_recorder()
+        self.tracking_name = f"relay:{self.stream}"
+        self.published_count = 0
+        self._wake = asyncio.Event()
+        self._tracer = telemetry.tracer("arc.relay")
+
+    def wake(self) -> None:
+        """Called after a local write so the relay does not wait for its next poll."""
+        self._wake.set()
+
+    def confirmed_position(self) -> int:
+        return self.tracker.max_tracking_id(self.tracking_name) or 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                published = await self.publish_pending()
+            except Exception:
+                log.exception("relay %s failed; retrying from its confirmed position", self.stream)
+                await asyncio.sleep(1.0)
+                continue
+            if published == 0:
+                self._wake.clear()
+                waiter = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({waiter}, timeout=self.poll_seconds)
+                waiter.cancel()
+
+    async def publish_pending(self) -> int:
+        """One pass: publish up to one batch after the confirmed position. Returns how many
+        notifications were covered (published or skipped)."""
+        position = await asyncio.to_thread(self.confirmed_position)
+        notifications = await asyncio.to_thread(
+            self.app.recorder.select_notifications,
+            position,
+            self.batch_size,
+            inclusive_of_start=False,
+        )
+        if not notifications:
+            return 0
+        acks = [await self._publish(n) for n in notifications]
+        pending = [ack for ack in acks if ack is not None]
+        if pending:
+            await asyncio.wait_for(asyncio.gather(*pending), self.ack_timeout_seconds)
+        last = notifications[-1].id
+        await asyncio.to_thread(self.tracker.insert_tracking, Tracking(self.tracking_name, last))
+        self.published_count += len(pending)
+        return len(notifications)
+
+    async def _publish(self, notification: Notification) -> asyncio.Future[Any] | None:
+        domain_event = self.app.mapper.to_domain_event(notification)
+        contract = self.translate(domain_event)
+        if contract is None:
+            return None
+        parent = telemetry.context_from_traceparent(getattr(domain_event, "traceparent", None))
+        with self._tracer.start_as_current_span(
+            f"publish {contract.subject()}", context=parent, kind=trace.SpanKind.PRODUCER
+        ) as span:
+            span.set_attribute("messaging.system", "nats")
+            span.set_attribute("messaging.destination.name", contract.subject())
+            envelope = Envelope(
+                id=event_id(notification.originator_id, notification.originator_version),
+                source=self.source,
+                type=contract.event_type(),
+                time=domain_event.timestamp,
+                traceparent=telemetry.current_traceparent() or None,
+            )
+            span.set_attribute("messaging.message.id", envelope.id)
+            subject, body, headers = encode(contract, envelope)
+            future: asyncio.Future[Any] = await self.js.publish_async(
+                subject, body, headers=headers, stream=self.stream
+            )
+            return future

@@ -1,0 +1,81 @@
+"""The life of a service process: connect, ensure streams, serve gRPC, run background loops
+(relay, consumers) until SIGTERM/SIGINT, then stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from arc_platform import bus, telemetry
+from arc_platform.grpc_server import AddServicer, start_server
+from arc_platform.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    nc: Client
+    js: JetStreamContext
+    stop: asyncio.Event
+
+
+@dataclass
+class Wiring:
+    """What a service contributes: gRPC servicers and background loops."""
+
+    servicers: list[AddServicer]
+    service_names: list[str]
+    loops: list[Loop] = field(default_factory=list)
+    on_stop: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+
+
+def configure_logging(service: str) -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
+    )
+
+
+async def run(
+    settings: ServiceSettings,
+    owned_contexts: Sequence[str],
+    wire: Callable[[Runtime], Awaitable[Wiring]],
+) -> None:
+    telemetry.configure(settings.service_name)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    nc = await bus.connect(settings.nats_url, f"arc-{settings.service_name}")
+    js = nc.jetstream()
+    for context in owned_contexts:
+        await bus.ensure_stream(
+            js, context, settings.duplicate_window_seconds, settings.stream_replicas
+        )
+    wiring = await wire(Runtime(settings, nc, js, stop))
+    server, port = await start_server(
+        settings.grpc_host, settings.grpc_port, wiring.servicers, wiring.service_names
+    )
+    log.info("%s serving gRPC on %s:%s", settings.service_name, settings.grpc_host, port)
+    tasks = [asyncio.create_task(loop_fn(stop)) for loop_fn in wiring.loops]
+    await stop.wait()
+    log.info("%s stopping", settings.service_name)
+    await server.stop(grace=2)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for hook in wiring.on_stop:
+        result = hook()
+        if result is not None:
+            await result
+    await nc.drain()

@@ -1,0 +1,75 @@
+"""Settings every service shares, read from ``ARC_*`` environment variables.
+
+Each service subclasses :class:`ServiceSettings` (one model per service) and adds its own fields.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ARC_", extra="ignore")
+
+    service_name: str = Field(description="Name used in logs, traces and CloudEvents source.")
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server(s), comma separated.")
+    data_dir: Path = Field(Path("var"), description="Where SQLite files live (embedded default).")
+    database_url: str | None = Field(
+        None,
+        description="postgresql://user[:password]@host:port/db for PostgreSQL; unset for SQLite.",
+    )
+    database_schema: str | None = Field(
+        None, description="PostgreSQL schema for this service's tables (default: service name)."
+    )
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 0
+    relay_enabled: bool = Field(True, description="Run the outbox relay inside the service.")
+    relay_poll_seconds: float = Field(0.2, description="Relay polling interval when idle.")
+    relay_batch_size: int = 500
+    duplicate_window_seconds: int = Field(
+        24 * 3600, description="JetStream dedup window; must outlast any relay outage."
+    )
+    stream_replicas: int = Field(1, description="JetStream stream replicas (3 in production).")
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.database_url)
+
+    @property
+    def schema(self) -> str:
+        return self.database_schema or self.service_name
+
+    def service_dir(self) -> Path:
+        path = self.data_dir / self.service_name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """Environment for eventsourcing's persistence modules (see its docs)."""
+        if not self.database_url:
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.service_dir() / "events.sqlite"),
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        url = urlsplit(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_SCHEMA": self.schema,
+            "CREATE_TABLE": "y",
+        }
+
+    def views_url(self) -> str:
+        """SQLAlchemy URL for this service's read models (same database as its events)."""
+        if not self.database_url:
+            return f"sqlite:///{self.service_dir() / 'views.sqlite'}"
+        return self.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
