@@ -18,7 +18,7 @@ class ScaleLevelV1(BaseModel):
 
 
 class ProficiencyScaleV1(BaseModel):
-    """An ordered scale (lowest level first) and the score at which an outcome counts as mastered."""
+    """Ordered levels (lowest first) and the score at which an outcome counts as mastered."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from arc_contracts import ContractEvent, Envelope, encode, stream_name
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
-from arc_contracts import ContractEvent, Envelope, encode, stream_name
 from arc_platform import telemetry
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from arc_contracts.registry import CONTEXTS
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -48,7 +49,6 @@ def configure_logging(service: str) -> None:
 
 async def run(
     settings: ServiceSettings,
-    owned_contexts: Sequence[str],
     wire: Callable[[Runtime], Awaitable[Wiring]],
 ) -> None:
     telemetry.configure(settings.service_name)
@@ -58,7 +58,8 @@ async def run(
         loop.add_signal_handler(sig, stop.set)
     nc = await bus.connect(settings.nats_url, f"arc-{settings.service_name}")
     js = nc.jetstream()
-    for context in owned_contexts:
+    # Every service ensures every stream exists (idempotent), so start-up order does not matter.
+    for context in CONTEXTS:
         await bus.ensure_stream(
             js, context, settings.duplicate_window_seconds, settings.stream_replicas
         )

@@ -1,0 +1,46 @@
+"""The command line every service shares: ``serve`` (API, relay, consumers) and ``relay`` (only
+the outbox relay, for running it as its own process)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from eventsourcing.application import Application
+
+from arc_platform.relay import OutboxRelay, Translator
+from arc_platform.runner import Runtime, Wiring, configure_logging, run
+from arc_platform.settings import ServiceSettings
+
+
+def make_relay(
+    runtime: Runtime, app: Application[Any], translate: Translator, context: str
+) -> OutboxRelay:
+    settings = runtime.settings
+    return OutboxRelay(
+        app,
+        translate,
+        runtime.js,
+        context,
+        source=f"/arc/{settings.service_name}",
+        batch_size=settings.relay_batch_size,
+        poll_seconds=settings.relay_poll_seconds,
+    )
+
+
+def run_cli(
+    settings: ServiceSettings,
+    commands: Mapping[str, Callable[[Runtime], Awaitable[Wiring]]],
+    argv: Sequence[str] | None = None,
+) -> None:
+    """``serve`` runs the service; every other command (``relay``, ``rebuild``…) runs beside it,
+    on an ephemeral gRPC port, and stops when its work is done or on SIGTERM."""
+    parser = argparse.ArgumentParser(prog=f"arc-{settings.service_name}")
+    parser.add_argument("command", choices=sorted(commands), nargs="?", default="serve")
+    args = parser.parse_args(argv)
+    configure_logging(settings.service_name)
+    if args.command != "serve":
+        settings = settings.model_copy(update={"grpc_port": 0})
+    asyncio.run(run(settings, commands[args.command]))

@@ -1,0 +1,64 @@
+"""Composition root of the reporting service: gRPC and HTTP APIs over event-built read models."""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvicorn
+from arc.reporting.v1 import reporting_pb2_grpc
+from arc_platform.cli import run_cli
+from arc_platform.consumer import TrackedConsumer
+from arc_platform.runner import Runtime, Wiring
+from arc_platform.settings import ServiceSettings
+from arc_platform.views import create_engine
+
+from arc_reporting.grpc_api import CONSUMED, ReportingServicer
+from arc_reporting.http_api import create_app
+from arc_reporting.read_model import ReportingReadModel
+
+
+class ReportingSettings(ServiceSettings):
+    service_name: str = "reporting"
+    grpc_port: int = 50054
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+
+
+async def serve(runtime: Runtime) -> Wiring:
+    settings = runtime.settings
+    assert isinstance(settings, ReportingSettings)
+    model = ReportingReadModel(create_engine(settings))
+    servicer = ReportingServicer(model)
+    http = uvicorn.Server(
+        uvicorn.Config(
+            create_app(model), host=settings.http_host, port=settings.http_port, log_level="warning"
+        )
+    )
+
+    async def serve_http(stop: asyncio.Event) -> None:
+        task = asyncio.create_task(http.serve())
+        await stop.wait()
+        http.should_exit = True
+        await task
+
+    loops = [
+        TrackedConsumer(runtime.js, context, model.position, model.apply).run
+        for context in CONSUMED
+    ]
+    return Wiring(
+        servicers=[
+            lambda server: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(
+                servicer, server
+            )
+        ],
+        service_names=["arc.reporting.v1.ReportingService"],
+        loops=[*loops, serve_http],
+    )
+
+
+def main() -> None:
+    run_cli(ReportingSettings(), {"serve": serve})
+
+
+if __name__ == "__main__":
+    main()

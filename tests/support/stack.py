@@ -1,0 +1,102 @@
+"""The four services as separate processes against one nats-server, with typed clients."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+from arc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from arc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
+from arc.mastery.v1 import mastery_pb2_grpc
+from arc.reporting.v1 import reporting_pb2_grpc
+from arc_platform.devstack import SERVICES, ServiceProcess, free_port, service_env
+from google.protobuf.timestamp_pb2 import Timestamp
+
+ONE_TO_FOUR = catalog_pb2.ProficiencyScale(
+    name="1-4",
+    levels=[
+        catalog_pb2.ScaleLevel(value=1, label="Not yet"),
+        catalog_pb2.ScaleLevel(value=2, label="Approaching"),
+        catalog_pb2.ScaleLevel(value=3, label="Meets"),
+        catalog_pb2.ScaleLevel(value=4, label="Exceeds"),
+    ],
+    mastery_threshold=3,
+)
+
+
+def timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+@dataclass
+class Stack:
+    nats_url: str
+    data_dir: Path
+    database_url: str | None = None
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def service(self, name: str, command: str = "serve", **extra: str) -> ServiceProcess:
+        port = self.processes[name].grpc_port if name in self.processes else free_port()
+        env = service_env(name, self.nats_url, self.data_dir, port, self.database_url, extra)
+        if name == "reporting":
+            env["ARC_HTTP_PORT"] = str(free_port())
+        return ServiceProcess(name, env, command, log_path=self.data_dir / "logs" / f"{name}.log")
+
+    def start(self, *names: str) -> Stack:
+        for name in names or SERVICES:
+            self.processes[name] = self.service(name).start()
+        return self
+
+    def restart(self, name: str) -> None:
+        self.processes[name] = self.service(name).start()
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+    def channel(self, name: str) -> grpc.aio.Channel:
+        return grpc.aio.insecure_channel(f"127.0.0.1:{self.processes[name].grpc_port}")
+
+    def catalog(self) -> catalog_pb2_grpc.CatalogServiceStub:
+        return catalog_pb2_grpc.CatalogServiceStub(self.channel("catalog"))
+
+    def evidence(self) -> evidence_pb2_grpc.EvidenceServiceStub:
+        return evidence_pb2_grpc.EvidenceServiceStub(self.channel("evidence"))
+
+    def mastery(self) -> mastery_pb2_grpc.MasteryServiceStub:
+        return mastery_pb2_grpc.MasteryServiceStub(self.channel("mastery"))
+
+    def reporting(self) -> reporting_pb2_grpc.ReportingServiceStub:
+        return reporting_pb2_grpc.ReportingServiceStub(self.channel("reporting"))
+
+
+def attempt(
+    student_id: str, outcome_id: str, score: float, assessed_at: datetime | None = None
+) -> evidence_pb2.RecordAttemptRequest:
+    return evidence_pb2.RecordAttemptRequest(
+        student_id=student_id,
+        outcome_id=outcome_id,
+        score=score,
+        assessed_at=timestamp(assessed_at or datetime.now(UTC)),
+        recorded_by="teacher-ada",
+    )
+
+
+async def eventually(check, timeout: float = 30.0, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Await an async check until it returns a truthy value (polling, bounded)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last_error: Exception | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            result = await check()
+            if result:
+                return result
+        except grpc.aio.AioRpcError as exc:
+            last_error = exc
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"timed out waiting for {what}; last error: {last_error}")
