@@ -21,8 +21,9 @@ from tests.support.stack import ONE_TO_FOUR, Stack, attempt, eventually
 
 
 @pytest.fixture
-def stack(nats_url: str, tmp_path: Path) -> Iterator[Stack]:
-    running = Stack(nats_url, tmp_path / "data").start()
+def stack(nats_url: str, tmp_path: Path, database_url: str | None) -> Iterator[Stack]:
+    """All four services, on SQLite and again on PostgreSQL."""
+    running = Stack(nats_url, tmp_path / "data", database_url).start()
     yield running
     running.stop()
 
@@ -131,13 +132,14 @@ async def test_killed_mastery_resumes_exactly_where_it_was(
     assert set(recorded) <= set(applied), "an attempt was lost"
 
     # The live projection equals a rebuild from the full history.
-    rebuild = stack.service("mastery", "rebuild", ARC_DATA_DIR=str(tmp_path / "rebuild"))
+    fresh = {"ARC_DATA_DIR": str(tmp_path / "rebuild"), "ARC_DATABASE_SCHEMA": "arc_rebuild"}
+    rebuild = stack.service("mastery", "rebuild", **fresh)
     rebuild.start(wait=False)
     assert rebuild.wait(120) == 0
-    rebuilt_stack = Stack(nats_url, tmp_path / "rebuild")
+    rebuilt_stack = Stack(nats_url, tmp_path / "rebuild", stack.database_url)
     # Serve the rebuilt store read-only: its relay stays off so it publishes nothing.
     rebuilt_stack.processes["mastery"] = rebuilt_stack.service(
-        "mastery", ARC_RELAY_ENABLED="false"
+        "mastery", ARC_RELAY_ENABLED="false", **fresh
     ).start()
     try:
         rebuilt = await mastery_states(rebuilt_stack, students, outcomes)

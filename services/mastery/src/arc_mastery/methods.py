@@ -574,12 +574,15 @@ class _Windowed(Method):
     def _calculate(self, scores: Sequence[Score], scale: ScaleRange) -> Calculation:
         window = scores[-self.k :]
         result = self.inner.calculate(window, scale)
-        scope = (
-            f"using the most recent {len(window)} of {_plural(len(scores), 'score')}"
-            if len(window) < len(scores)
-            else f"using all {_plural(len(scores), 'score')} (the window is {self.k})"
-        )
+        scope = self._scope(len(window), len(scores))
         return Calculation(result.value, result.status, self.name, f"{scope}: {result.explanation}")
+
+    def _scope(self, used: int, total: int) -> str:
+        if total > self.k:
+            return f"using the most recent {used} of {total} scores"
+        if total == self.k:
+            return f"using the most recent {_plural(total, 'score')}"
+        return f"using all {_plural(total, 'score')} (fewer than the {self.k} the window takes)"
 
 
 @dataclass(frozen=True)
