@@ -105,7 +105,6 @@ class TrackedConsumer:
             stream=self.stream,
             ordered_consumer=True,
             idle_heartbeat=2.0,
-            pending_msgs_limit=4 * self.max_batch,
             config=ConsumerConfig(
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=position + 1
             ),

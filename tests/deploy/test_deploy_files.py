@@ -1,0 +1,260 @@
+"""Static checks of the deployment files: Dockerfiles, docker-compose.yml and deploy/k8s.
+
+No Docker, cluster or network needed: the files are parsed with PyYAML and read as text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
+
+
+def load_compose() -> dict[str, Any]:
+    with (ROOT / "docker-compose.yml").open() as f:
+        compose: dict[str, Any] = yaml.safe_load(f)
+    return compose
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    """A compose service's environment, given as a mapping or as a list of KEY=VALUE."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        return dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {str(k): str(v) for k, v in env.items()}
+
+
+def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, with comments dropped and continuation lines joined."""
+    instructions: list[tuple[str, str]] = []
+    current = ""
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not current and (not line or line.startswith("#")):
+            continue
+        if line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            current += line[:-1] + " "
+            continue
+        current += line
+        if current.strip():
+            keyword, _, args = current.strip().partition(" ")
+            instructions.append((keyword.upper(), args.strip()))
+        current = ""
+    return instructions
+
+
+def final_stage(instructions: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    starts = [i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
+    assert starts, "no FROM instruction"
+    return instructions[starts[-1] :]
+
+
+def k8s_yaml_files() -> list[Path]:
+    return sorted(p for p in K8S.rglob("*") if p.suffix in {".yaml", ".yml"})
+
+
+def kustomizations() -> list[Path]:
+    return sorted(K8S.rglob("kustomization.yaml"))
+
+
+def load_documents(path: Path) -> list[dict[str, Any]]:
+    with path.open() as f:
+        return [doc for doc in yaml.safe_load_all(f) if doc is not None]
+
+
+def load_kustomization(path: Path) -> dict[str, Any]:
+    (doc,) = load_documents(path)
+    return doc
+
+
+def generator_files(kustomization: dict[str, Any]) -> Iterator[str]:
+    for key in ("configMapGenerator", "secretGenerator"):
+        for generator in kustomization.get(key) or []:
+            for entry in generator.get("files") or []:
+                yield entry.split("=", 1)[-1]  # "key=path" or "path"
+            for entry in generator.get("envs") or []:
+                yield entry
+
+
+def resource_files() -> set[Path]:
+    """YAML files that some kustomization lists under ``resources`` (objects, not patches)."""
+    files: set[Path] = set()
+    for path in kustomizations():
+        for entry in load_kustomization(path).get("resources") or []:
+            target = (path.parent / entry).resolve()
+            if target.is_file():
+                files.add(target)
+    return files
+
+
+def patch_files() -> set[Path]:
+    files: set[Path] = set()
+    for path in kustomizations():
+        for patch in load_kustomization(path).get("patches") or []:
+            if "path" in patch:
+                files.add((path.parent / patch["path"]).resolve())
+    return files
+
+
+def workloads() -> Iterator[tuple[Path, dict[str, Any]]]:
+    for path in sorted(resource_files()):
+        for doc in load_documents(path):
+            if doc.get("kind") in {"Deployment", "StatefulSet"}:
+                yield path, doc
+
+
+# --- Dockerfiles and docker-compose.yml ---
+
+
+def test_services_found() -> None:
+    assert SERVICES, "no services/*/pyproject.toml"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_runs_as_non_root_with_healthcheck(name: str) -> None:
+    path = ROOT / "services" / name / "Dockerfile"
+    assert path.is_file(), f"{path} is missing"
+    stage = final_stage(dockerfile_instructions(path))
+    users = [args for keyword, args in stage if keyword == "USER"]
+    assert users, f"{path}: the final stage sets no USER"
+    user = users[-1].split(":", 1)[0]
+    assert user not in {"root", "0"}, f"{path}: runs as {users[-1]}"
+    checks = [args for keyword, args in stage if keyword == "HEALTHCHECK"]
+    assert checks, f"{path}: no HEALTHCHECK"
+    assert not checks[-1].upper().startswith("NONE"), f"{path}: HEALTHCHECK NONE"
+    entrypoints = [args for keyword, args in stage if keyword == "ENTRYPOINT"]
+    assert entrypoints, f"{path}: no ENTRYPOINT"
+    assert f"arc-{name}" in entrypoints[-1]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_service_has_healthcheck_and_nats(name: str) -> None:
+    services = load_compose()["services"]
+    assert name in services, f"docker-compose.yml has no service {name!r}"
+    service = services[name]
+    healthcheck = service.get("healthcheck") or {}
+    assert healthcheck.get("test"), f"compose service {name!r} has no healthcheck"
+    assert not healthcheck.get("disable"), f"compose service {name!r} disables its healthcheck"
+    assert environment(service).get("ARC_NATS_URL"), f"compose service {name!r}: ARC_NATS_URL"
+    build = service.get("build") or {}
+    dockerfile = build.get("dockerfile") if isinstance(build, dict) else None
+    assert dockerfile == f"services/{name}/Dockerfile"
+    assert (ROOT / build.get("context", ".") / dockerfile).is_file()
+
+
+def test_compose_dependencies_and_mounts_exist() -> None:
+    services = load_compose()["services"]
+    for name, service in services.items():
+        depends_on = service.get("depends_on") or {}
+        for dependency in depends_on:
+            assert dependency in services, f"{name} depends on unknown service {dependency!r}"
+        for volume in service.get("volumes") or []:
+            source = volume.split(":", 1)[0] if isinstance(volume, str) else volume["source"]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name} mounts missing {source}"
+
+
+# --- Kubernetes manifests ---
+
+
+def test_k8s_files_found() -> None:
+    assert kustomizations(), "no kustomization.yaml under deploy/k8s"
+    assert list(workloads()), "no Deployment or StatefulSet under deploy/k8s"
+
+
+@pytest.mark.parametrize("path", k8s_yaml_files(), ids=lambda p: str(p.relative_to(K8S)))
+def test_k8s_documents_are_objects(path: Path) -> None:
+    docs = load_documents(path)
+    assert docs, f"{path} holds no document"
+    for doc in docs:
+        assert isinstance(doc, dict), f"{path}: a document is not a mapping"
+        assert doc.get("apiVersion"), f"{path}: document without apiVersion"
+        assert doc.get("kind"), f"{path}: document without kind"
+        if path.name == "kustomization.yaml":
+            assert doc["kind"] in {"Kustomization", "Component"}
+            continue
+        assert (doc.get("metadata") or {}).get("name"), f"{path}: {doc['kind']} without name"
+
+
+@pytest.mark.parametrize("path", kustomizations(), ids=lambda p: str(p.relative_to(K8S)))
+def test_kustomization_references_exist(path: Path) -> None:
+    kustomization = load_kustomization(path)
+    for entry in kustomization.get("resources") or []:
+        target = path.parent / entry
+        assert target.exists(), f"{path}: resource {entry} does not exist"
+        if target.is_dir():
+            assert (target / "kustomization.yaml").is_file(), f"{entry} is no kustomization"
+    for patch in kustomization.get("patches") or []:
+        assert "path" in patch or "patch" in patch, f"{path}: patch without path or patch"
+        if "path" in patch:
+            assert (path.parent / patch["path"]).is_file(), f"{path}: {patch['path']} missing"
+    for entry in generator_files(kustomization):
+        assert (path.parent / entry).is_file(), f"{path}: generator file {entry} missing"
+
+
+def test_every_k8s_yaml_is_used() -> None:
+    used = resource_files() | patch_files() | {p.resolve() for p in kustomizations()}
+    unused = [str(p.relative_to(K8S)) for p in k8s_yaml_files() if p.resolve() not in used]
+    assert not unused, f"YAML files no kustomization refers to: {unused}"
+
+
+def test_workloads_have_probes_and_limits() -> None:
+    for path, doc in workloads():
+        name = doc["metadata"]["name"]
+        for container in doc["spec"]["template"]["spec"]["containers"]:
+            where = f"{path.name}: {doc['kind']} {name}, container {container['name']}"
+            assert container.get("readinessProbe"), f"{where}: no readinessProbe"
+            assert container.get("livenessProbe"), f"{where}: no livenessProbe"
+            limits = (container.get("resources") or {}).get("limits") or {}
+            assert {"cpu", "memory"} <= set(limits), f"{where}: resources.limits incomplete"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_service_has_a_deployment(name: str) -> None:
+    deployments = {
+        doc["metadata"]["name"]: doc for _, doc in workloads() if doc["kind"] == "Deployment"
+    }
+    assert name in deployments, f"deploy/k8s/base has no Deployment {name!r}"
+    pod = deployments[name]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    port = container["readinessProbe"]["grpc"]["port"]
+    assert container["livenessProbe"]["grpc"]["port"] == port
+    env = {item["name"]: item for item in container.get("env") or []}
+    assert env["ARC_GRPC_PORT"]["value"] == str(port)
+    assert env["ARC_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": f"arc-{name}-db",
+        "key": "url",
+    }
+    assert any(
+        source.get("configMapRef", {}).get("name") == "arc-config"
+        for source in container.get("envFrom") or []
+    )
+
+
+def test_dockerfile_ports_match_manifests() -> None:
+    """The port the image's HEALTHCHECK probes is the one compose and Kubernetes use."""
+    compose = load_compose()["services"]
+    deployments = {
+        doc["metadata"]["name"]: doc for _, doc in workloads() if doc["kind"] == "Deployment"
+    }
+    for name in SERVICES:
+        stage = final_stage(dockerfile_instructions(ROOT / "services" / name / "Dockerfile"))
+        (check,) = [args for keyword, args in stage if keyword == "HEALTHCHECK"]
+        match = re.search(r"arc_platform\.healthcheck\s+(\d+)", check)
+        assert match, f"{name}: HEALTHCHECK does not run arc_platform.healthcheck PORT"
+        port = match.group(1)
+        assert environment(compose[name])["ARC_GRPC_PORT"] == port
+        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
+        assert str(container["readinessProbe"]["grpc"]["port"]) == port

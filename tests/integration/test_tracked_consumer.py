@@ -1,0 +1,104 @@
+"""A tracked consumer applies a stream in order, once, and records its position atomically with
+its effects: a failure mid-batch leaves nothing behind and the consumer resumes from its position."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import nats
+import pytest
+import sqlalchemy as sa
+from arc_contracts import Envelope, MasteryChangedV1, encode
+from arc_platform.bus import ensure_stream
+from arc_platform.consumer import Delivery, TrackedConsumer
+from arc_platform.settings import ServiceSettings
+from arc_platform.views import StalePosition, TrackedView, create_engine
+
+metadata = sa.MetaData()
+applied = sa.Table(
+    "applied",
+    metadata,
+    sa.Column("sequence", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("student_id", sa.String(50)),
+)
+
+
+def view(tmp_path: Path, database_url: str | None) -> TrackedView:
+    settings = ServiceSettings(service_name="probe", data_dir=tmp_path, database_url=database_url)
+    return TrackedView(create_engine(settings), metadata)
+
+
+def event(n: int) -> MasteryChangedV1:
+    return MasteryChangedV1(
+        student_id=f"stu-{n}",
+        outcome_id="o",
+        level=Decimal(n % 4 + 1),
+        previous_level=None,
+        mastered=False,
+        method="most_recent",
+        evidence_count=1,
+        triggered_by_attempt_id=f"a{n}",
+        changed_at=datetime.now(UTC),
+    )
+
+
+def rows(tracked: TrackedView) -> list[int]:
+    with tracked.engine.connect() as conn:
+        return [
+            r[0] for r in conn.execute(sa.select(applied.c.sequence).order_by(applied.c.sequence))
+        ]
+
+
+def test_a_failed_transaction_writes_neither_effects_nor_position(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    tracked = view(tmp_path, database_url)
+    with pytest.raises(RuntimeError), tracked.advancing("S", 5) as conn:
+        conn.execute(sa.insert(applied).values(sequence=5, student_id="x"))
+        raise RuntimeError("crash before commit")
+    assert tracked.position("S") == 0 and rows(tracked) == []
+    with tracked.advancing("S", 5) as conn:
+        conn.execute(sa.insert(applied).values(sequence=5, student_id="x"))
+    assert tracked.position("S") == 5
+    with pytest.raises(StalePosition), tracked.advancing("S", 5):
+        pass
+
+
+async def test_consumer_resumes_from_its_position_after_a_failure(
+    nats_url: str, tmp_path: Path, database_url: str | None
+) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_stream(js, "mastery", duplicate_window_seconds=60)
+    for n in range(1, 201):
+        subject, body, headers = encode(
+            event(n), Envelope(f"id-{n}", "/test", MasteryChangedV1.event_type(), datetime.now(UTC))
+        )
+        await js.publish(subject, body, headers=headers)
+
+    tracked = view(tmp_path, database_url)
+    failures = {"left": 2}
+
+    def apply(batch: list[Delivery]) -> None:
+        with tracked.advancing(batch[0].stream, batch[-1].sequence) as conn:
+            for delivery in batch:
+                conn.execute(sa.insert(applied).values(sequence=delivery.sequence, student_id="s"))
+                if delivery.sequence in (57, 140) and failures["left"]:
+                    failures["left"] -= 1
+                    raise RuntimeError(f"transient failure at {delivery.sequence}")
+
+    consumer = TrackedConsumer(js, "mastery", tracked.position, apply, max_batch=32)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    deadline = asyncio.get_running_loop().time() + 30
+    while tracked.position("ARC_MASTERY") < 200:
+        assert asyncio.get_running_loop().time() < deadline, "consumer did not catch up"
+        await asyncio.sleep(0.05)
+    stop.set()
+    await task
+    assert failures["left"] == 0
+    assert rows(tracked) == list(range(1, 201))
+    await nc.close()

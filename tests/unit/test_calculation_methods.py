@@ -1,0 +1,1034 @@
+"""Unit tests for the pure mastery calculation methods (arc_mastery.methods).
+
+Worked examples carry their hand arithmetic in a comment. Scores are oldest first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+import pytest
+from arc_mastery.methods import (
+    DEFAULT_W,
+    METHOD_NAMES,
+    AssessmentWeighted,
+    Calculation,
+    DecayingAverage,
+    Highest,
+    Mean,
+    Median,
+    Method,
+    Mode,
+    MostRecent,
+    NMastery,
+    ParamValue,
+    PowerLaw,
+    ScaleRange,
+    Score,
+    Status,
+    TrueScoreEstimate,
+    WeightedAverage,
+    WindowedHighest,
+    WindowedMean,
+    WindowedMedian,
+    WindowedMode,
+    mastered,
+    method_from_spec,
+)
+
+D = Decimal
+#: The usual 0-4 scale, mastery at 3, half-point steps.
+SCALE = ScaleRange(D(0), D(4), D(3), D("0.5"))
+NO_STEP = ScaleRange(D(0), D(4), D(3), None)
+#: Parameters that make every method buildable by name.
+REQUIRED_PARAMS: dict[str, dict[str, ParamValue]] = {
+    "n_mastery": {"n": 2},
+    "windowed_mean": {"k": 3},
+    "windowed_median": {"k": 3},
+    "windowed_mode": {"k": 3},
+    "windowed_highest": {"k": 3},
+}
+
+
+def s(*values: str | int) -> list[Score]:
+    """Scores from exact literals: s("2.5", 3) -> [Score(Decimal("2.5")), Score(Decimal(3))]."""
+    return [Score(D(str(v))) for v in values]
+
+
+def ws(*pairs: tuple[str | int, str | int]) -> list[Score]:
+    """Weighted scores from (value, weight) pairs."""
+    return [Score(D(str(v)), D(str(w))) for v, w in pairs]
+
+
+def build(name: str) -> Method:
+    return method_from_spec(name, REQUIRED_PARAMS.get(name, {}))
+
+
+def calc(method: Method, scores: Sequence[Score], scale: ScaleRange = SCALE) -> Calculation:
+    return method.calculate(scores, scale)
+
+
+def value_of(method: Method, scores: Sequence[Score], scale: ScaleRange = SCALE) -> Decimal | None:
+    return calc(method, scores, scale).value
+
+
+def assert_calculated(result: Calculation, expected: str) -> None:
+    assert result.status is Status.CALCULATED
+    assert result.value == D(expected)
+    assert result.value is not None and result.value.as_tuple().exponent == -4
+
+
+# --- the input and result types ----------------------------------------------------------
+
+
+class TestScore:
+    def test_default_weight_is_one(self) -> None:
+        assert Score(D(3)).weight == D(1)
+
+    def test_is_frozen(self) -> None:
+        score = Score(D(3))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            score.value = D(4)  # type: ignore[misc]
+
+    @pytest.mark.parametrize("value", [3, 3.0, "3"])
+    def test_value_must_be_decimal(self, value: object) -> None:
+        with pytest.raises(TypeError, match="value"):
+            Score(value)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("value", ["NaN", "Infinity", "-Infinity"])
+    def test_value_must_be_finite(self, value: str) -> None:
+        with pytest.raises(ValueError, match="value"):
+            Score(D(value))
+
+    def test_weight_must_not_be_negative(self) -> None:
+        with pytest.raises(ValueError, match="weight"):
+            Score(D(3), D(-1))
+
+    def test_weight_zero_is_allowed(self) -> None:
+        assert Score(D(3), D(0)).weight == 0
+
+
+class TestScaleRange:
+    def test_step_defaults_to_none(self) -> None:
+        assert ScaleRange(D(0), D(4), D(3)).step is None
+
+    def test_minimum_must_be_below_maximum(self) -> None:
+        with pytest.raises(ValueError, match="minimum"):
+            ScaleRange(D(4), D(4), D(4), None)
+
+    @pytest.mark.parametrize("threshold", ["-0.5", "4.5"])
+    def test_threshold_must_lie_on_the_scale(self, threshold: str) -> None:
+        with pytest.raises(ValueError, match="mastery_threshold"):
+            ScaleRange(D(0), D(4), D(threshold), None)
+
+    @pytest.mark.parametrize("threshold", ["0", "4"])
+    def test_threshold_at_the_bounds_is_allowed(self, threshold: str) -> None:
+        assert ScaleRange(D(0), D(4), D(threshold), None).mastery_threshold == D(threshold)
+
+    @pytest.mark.parametrize("step", ["0", "-0.5"])
+    def test_step_must_be_positive(self, step: str) -> None:
+        with pytest.raises(ValueError, match="step"):
+            ScaleRange(D(0), D(4), D(3), D(step))
+
+    def test_bounds_must_be_decimal(self) -> None:
+        with pytest.raises(TypeError, match="maximum"):
+            ScaleRange(D(0), 4, D(3), None)  # type: ignore[arg-type]
+
+
+class TestCalculation:
+    def test_without_value_cannot_claim_calculated(self) -> None:
+        with pytest.raises(ValueError):
+            Calculation.without_value("mean", Status.CALCULATED, "x")
+
+    def test_calculated_quantizes_half_away_from_zero(self) -> None:
+        assert Calculation.calculated("mean", D("1.00005"), "x").value == D("1.0001")
+        assert Calculation.calculated("mean", D("-1.00005"), "x").value == D("-1.0001")
+
+    def test_is_frozen(self) -> None:
+        result = Calculation.calculated("mean", D(1), "x")
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            result.value = D(2)  # type: ignore[misc]
+
+
+class TestMastered:
+    def test_value_at_threshold_is_mastered(self) -> None:
+        assert mastered(calc(Mean(), s(3, 3)), SCALE)
+
+    def test_value_above_threshold_is_mastered(self) -> None:
+        assert mastered(calc(MostRecent(), s(4)), SCALE)
+
+    def test_value_just_below_threshold_is_not(self) -> None:
+        # mean(2.9999, 2.9999) = 2.9999 < 3
+        assert not mastered(calc(Mean(), s("2.9999", "2.9999")), SCALE)
+
+    @pytest.mark.parametrize(
+        "result",
+        [
+            Calculation.without_value("mean", Status.NO_EVIDENCE, "none"),
+            Calculation.without_value("mode", Status.NEEDS_TEACHER_JUDGMENT, "tie"),
+            Calculation.without_value("n_mastery", Status.NOT_ENOUGH_EVIDENCE, "few"),
+        ],
+    )
+    def test_no_value_is_not_mastered(self, result: Calculation) -> None:
+        assert not mastered(result, SCALE)
+
+
+# --- rules shared by every method ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_no_scores_is_no_evidence(name: str) -> None:
+    result = calc(build(name), [])
+    assert result.value is None
+    assert result.status is Status.NO_EVIDENCE
+    assert result.method == name
+    assert result.explanation
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+@pytest.mark.parametrize("bad", ["4.0001", "-0.0001", "10"])
+def test_score_outside_the_scale_is_rejected(name: str, bad: str) -> None:
+    with pytest.raises(ValueError, match="outside the scale"):
+        calc(build(name), s(3, bad))
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_one_score_gives_that_score(name: str) -> None:
+    # One score: every method's answer is s1 (2.5 is on the half-point step, so rounding
+    # to the step leaves it alone for true_score_estimate).
+    result = calc(build(name), s("2.5"))
+    if name == "n_mastery":  # n = 2 needs two scores
+        assert result.status is Status.NOT_ENOUGH_EVIDENCE
+        assert result.value is None
+    else:
+        assert_calculated(result, "2.5")
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+@pytest.mark.parametrize("level", ["0", "1.5", "3", "4"])
+def test_all_scores_equal_give_that_score(name: str, level: str) -> None:
+    # Five equal scores: every average/trend of a constant is that constant.
+    result = calc(build(name), s(*[level] * 5))
+    if name == "n_mastery" and D(level) < SCALE.mastery_threshold:
+        assert result.status is Status.NOT_ENOUGH_EVIDENCE
+    else:
+        assert_calculated(result, level)
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_result_names_its_method(name: str) -> None:
+    assert calc(build(name), s(1, 2, 3, 4)).method == name
+
+
+# --- most_recent ---------------------------------------------------------------------------
+
+
+class TestMostRecent:
+    def test_worked_example(self) -> None:
+        # s4 = 3, whatever came before
+        result = calc(MostRecent(), s(4, 2, 1, 3))
+        assert_calculated(result, "3")
+        assert result.explanation == "most recent score 3 (attempt 4 of 4)"
+
+    def test_zero_is_a_value(self) -> None:
+        assert_calculated(calc(MostRecent(), s(4, 4, 0)), "0")
+
+    def test_scale_bounds(self) -> None:
+        assert_calculated(calc(MostRecent(), s(0, 4)), "4")
+        assert_calculated(calc(MostRecent(), s(4, 0)), "0")
+
+
+# --- highest ---------------------------------------------------------------------------------
+
+
+class TestHighest:
+    def test_worked_example(self) -> None:
+        # max(2, 3.5, 1) = 3.5
+        result = calc(Highest(), s(2, "3.5", 1))
+        assert_calculated(result, "3.5")
+        assert result.explanation == "highest of 2, 3.5, 1 = 3.5"
+
+    def test_tie_for_highest(self) -> None:
+        assert_calculated(calc(Highest(), s(4, 1, 4)), "4")
+
+    def test_all_zero(self) -> None:
+        assert_calculated(calc(Highest(), s(0, 0)), "0")
+
+    def test_scale_bounds(self) -> None:
+        assert_calculated(calc(Highest(), s(0, 4, 0)), "4")
+
+
+# --- mean ----------------------------------------------------------------------------------
+
+
+class TestMean:
+    def test_worked_example_from_the_issue(self) -> None:
+        # (2.5 + 3 + 3.5) / 3 = 9 / 3 = 3
+        result = calc(Mean(), s("2.5", 3, "3.5"))
+        assert_calculated(result, "3")
+        assert result.explanation == "mean of 2.5, 3, 3.5 = 3"
+
+    def test_even_count(self) -> None:
+        # (1 + 2 + 3 + 4) / 4 = 10 / 4 = 2.5
+        assert_calculated(calc(Mean(), s(1, 2, 3, 4)), "2.5")
+
+    def test_repeating_decimal_rounds_down(self) -> None:
+        # (0 + 0 + 1) / 3 = 0.33333... -> 0.3333
+        assert_calculated(calc(Mean(), s(0, 0, 1)), "0.3333")
+
+    def test_repeating_decimal_rounds_up(self) -> None:
+        # (0 + 1 + 1) / 3 = 0.66666... -> 0.6667
+        assert_calculated(calc(Mean(), s(0, 1, 1)), "0.6667")
+
+    def test_exact_half_rounds_away_from_zero(self) -> None:
+        # (1.0002 + 1.0003) / 2 = 1.00025 -> 1.0003 (banker's rounding would give 1.0002)
+        assert_calculated(calc(Mean(), s("1.0002", "1.0003")), "1.0003")
+
+    def test_zeros(self) -> None:
+        # (0 + 0 + 4) / 3 = 1.3333...
+        assert_calculated(calc(Mean(), s(0, 0, 4)), "1.3333")
+
+    def test_scale_bounds(self) -> None:
+        # (0 + 4) / 2 = 2
+        assert_calculated(calc(Mean(), s(0, 4)), "2")
+
+
+# --- median --------------------------------------------------------------------------------
+
+
+class TestMedian:
+    def test_odd_count_unsorted(self) -> None:
+        # sorted 1, 2, 3 -> middle 2
+        result = calc(Median(), s(3, 1, 2))
+        assert_calculated(result, "2")
+        assert result.explanation == "median (middle value) of 1, 2, 3 = 2"
+
+    def test_even_count_means_the_two_middle_values(self) -> None:
+        # sorted 1, 2, 3, 4 -> (2 + 3) / 2 = 2.5
+        result = calc(Median(), s(4, 1, 3, 2))
+        assert_calculated(result, "2.5")
+        assert "two middle values 2 and 3" in result.explanation
+
+    def test_two_scores(self) -> None:
+        # (1 + 4) / 2 = 2.5
+        assert_calculated(calc(Median(), s(1, 4)), "2.5")
+
+    def test_even_count_equal_middle_values(self) -> None:
+        # sorted 1, 3, 3, 4 -> (3 + 3) / 2 = 3
+        assert_calculated(calc(Median(), s(3, 4, 1, 3)), "3")
+
+    def test_ignores_outliers(self) -> None:
+        # sorted 0, 3, 3, 3, 4 -> 3
+        assert_calculated(calc(Median(), s(0, 3, 4, 3, 3)), "3")
+
+    def test_even_count_half_rounds_away_from_zero(self) -> None:
+        # (1.0002 + 1.0003) / 2 = 1.00025 -> 1.0003
+        assert_calculated(calc(Median(), s("1.0003", "1.0002")), "1.0003")
+
+    def test_zeros_and_bounds(self) -> None:
+        # sorted 0, 0, 4 -> 0; sorted 0, 0, 4, 4 -> (0 + 4) / 2 = 2
+        assert_calculated(calc(Median(), s(0, 4, 0)), "0")
+        assert_calculated(calc(Median(), s(0, 4, 0, 4)), "2")
+
+
+# --- mode ----------------------------------------------------------------------------------
+
+
+class TestMode:
+    def test_worked_example(self) -> None:
+        # 3 appears three times, 2 and 4 once each -> 3
+        result = calc(Mode(), s(2, 3, 4, 3, 3))
+        assert_calculated(result, "3")
+        assert result.explanation == "most frequent score 3 (3 of 5 scores)"
+
+    def test_tie_needs_teacher_judgment(self) -> None:
+        # 2 and 3 both appear twice: never a silent pick
+        result = calc(Mode(), s(2, 3, 3, 2))
+        assert result.value is None
+        assert result.status is Status.NEEDS_TEACHER_JUDGMENT
+        assert "2 and 3" in result.explanation
+
+    def test_all_distinct_is_a_tie(self) -> None:
+        result = calc(Mode(), s(1, 2, 3))
+        assert result.value is None
+        assert result.status is Status.NEEDS_TEACHER_JUDGMENT
+        assert "1, 2 and 3" in result.explanation
+
+    def test_three_way_tie(self) -> None:
+        result = calc(Mode(), s(1, 1, 2, 2, 4, 4))
+        assert result.status is Status.NEEDS_TEACHER_JUDGMENT
+
+    def test_equal_values_written_differently_count_together(self) -> None:
+        # 3, 3.0 and 3.00 are one value, seen three times
+        assert_calculated(calc(Mode(), s(3, "3.0", "3.00", 2, 1)), "3")
+
+    def test_zero_can_be_the_mode(self) -> None:
+        assert_calculated(calc(Mode(), s(0, 4, 0)), "0")
+
+
+# --- weighted_average ----------------------------------------------------------------------
+
+
+class TestWeightedAverage:
+    def test_canvas_compatibility_example(self) -> None:
+        # 0.65·4 + 0.35·mean(1, 2, 3) = 2.6 + 0.35·2 = 2.6 + 0.7 = 3.3
+        result = calc(WeightedAverage(D("0.65")), s(1, 2, 3, 4))
+        assert_calculated(result, "3.3")
+        assert result.explanation == (
+            "0.65 × most recent score 4 + 0.35 × mean of earlier scores (1, 2, 3) = 3.3"
+        )
+
+    def test_default_w_is_065(self) -> None:
+        assert WeightedAverage().w == DEFAULT_W == D("0.65")
+        assert value_of(WeightedAverage(), s(1, 2, 3, 4)) == D("3.3")
+
+    def test_w_one_half(self) -> None:
+        # 0.5·4 + 0.5·mean(1, 2, 3) = 2 + 1 = 3
+        assert_calculated(calc(WeightedAverage(D("0.5")), s(1, 2, 3, 4)), "3")
+
+    def test_two_scores(self) -> None:
+        # 0.65·4 + 0.35·2 = 2.6 + 0.7 = 3.3
+        assert_calculated(calc(WeightedAverage(), s(2, 4)), "3.3")
+
+    def test_order_matters(self) -> None:
+        # 0.65·1 + 0.35·mean(4, 3, 2) = 0.65 + 0.35·3 = 0.65 + 1.05 = 1.7
+        assert_calculated(calc(WeightedAverage(), s(4, 3, 2, 1)), "1.7")
+
+    def test_repeating_earlier_mean(self) -> None:
+        # 0.65·3 + 0.35·mean(2, 2, 3) = 1.95 + 0.35·(7/3) = 1.95 + 0.81666... = 2.76666... -> 2.7667
+        assert_calculated(calc(WeightedAverage(), s(2, 2, 3, 3)), "2.7667")
+
+    def test_zeros(self) -> None:
+        # 0.65·0 + 0.35·mean(4, 4) = 1.4
+        assert_calculated(calc(WeightedAverage(), s(4, 4, 0)), "1.4")
+
+    def test_scale_bounds(self) -> None:
+        # 0.65·4 + 0.35·0 = 2.6
+        assert_calculated(calc(WeightedAverage(), s(0, 4)), "2.6")
+
+    def test_half_rounds_away_from_zero(self) -> None:
+        # 0.5·0 + 0.5·0.0001 = 0.00005 -> 0.0001 (banker's rounding would give 0.0000)
+        assert_calculated(calc(WeightedAverage(D("0.5")), s("0.0001", 0)), "0.0001")
+
+    @pytest.mark.parametrize("w", ["0", "1", "-0.1", "1.5", "NaN"])
+    def test_w_must_be_strictly_between_0_and_1(self, w: str) -> None:
+        with pytest.raises(ValueError, match="'w'"):
+            WeightedAverage(D(w))
+
+
+# --- decaying_average ----------------------------------------------------------------------
+
+
+class TestDecayingAverage:
+    def test_same_data_as_the_canvas_example(self) -> None:
+        # D1 = 1
+        # D2 = 0.35·1      + 0.65·2 = 0.35     + 1.3  = 1.65
+        # D3 = 0.35·1.65   + 0.65·3 = 0.5775   + 1.95 = 2.5275
+        # D4 = 0.35·2.5275 + 0.65·4 = 0.884625 + 2.6  = 3.484625 -> 3.4846
+        result = calc(DecayingAverage(), s(1, 2, 3, 4))
+        assert_calculated(result, "3.4846")
+        assert result.explanation == (
+            "decaying average of 1, 2, 3, 4, each newer score weighted 0.65: "
+            "1 → 1.65 → 2.5275 → 3.4846"
+        )
+
+    def test_differs_from_weighted_average_beyond_two_scores(self) -> None:
+        assert value_of(DecayingAverage(), s(1, 2, 3, 4)) != value_of(
+            WeightedAverage(), s(1, 2, 3, 4)
+        )
+
+    def test_default_w_is_065(self) -> None:
+        assert DecayingAverage().w == D("0.65")
+
+    def test_w_one_half(self) -> None:
+        # D2 = 0.5·1 + 0.5·2 = 1.5; D3 = 0.5·1.5 + 0.5·3 = 2.25; D4 = 0.5·2.25 + 0.5·4 = 3.125
+        assert_calculated(calc(DecayingAverage(D("0.5")), s(1, 2, 3, 4)), "3.125")
+
+    def test_order_matters(self) -> None:
+        # D2 = 0.35·4      + 0.65·3 = 1.4      + 1.95 = 3.35
+        # D3 = 0.35·3.35   + 0.65·2 = 1.1725   + 1.3  = 2.4725
+        # D4 = 0.35·2.4725 + 0.65·1 = 0.865375 + 0.65 = 1.515375 -> 1.5154
+        assert_calculated(calc(DecayingAverage(), s(4, 3, 2, 1)), "1.5154")
+
+    def test_two_scores_agree_with_weighted_average(self) -> None:
+        # D2 = 0.35·2 + 0.65·4 = 0.7 + 2.6 = 3.3, the same formula as weighted_average
+        assert_calculated(calc(DecayingAverage(), s(2, 4)), "3.3")
+
+    def test_zeros(self) -> None:
+        # D2 = 0.35·4 + 0.65·0 = 1.4; D3 = 0.35·1.4 + 0.65·4 = 0.49 + 2.6 = 3.09
+        assert_calculated(calc(DecayingAverage(), s(4, 0, 4)), "3.09")
+
+    def test_half_rounds_away_from_zero(self) -> None:
+        # D2 = 0.5·0 + 0.5·0 = 0; D3 = 0.5·0 + 0.5·0.0001 = 0.00005 -> 0.0001
+        assert_calculated(calc(DecayingAverage(D("0.5")), s(0, 0, "0.0001")), "0.0001")
+
+    def test_keeps_full_precision_between_steps(self) -> None:
+        # w = 0.5 on 0.0001, 0, 0: D2 = 0.00005, D3 = 0.000025 -> 0.0000
+        # (rounding D2 to 0.0001 first would wrongly give 0.00005 -> 0.0001)
+        assert_calculated(calc(DecayingAverage(D("0.5")), s("0.0001", 0, 0)), "0")
+
+    @pytest.mark.parametrize("w", ["0", "1", "2"])
+    def test_w_must_be_strictly_between_0_and_1(self, w: str) -> None:
+        with pytest.raises(ValueError, match="'w'"):
+            DecayingAverage(D(w))
+
+
+# --- n_mastery -----------------------------------------------------------------------------
+
+
+class TestNMastery:
+    def test_worked_example(self) -> None:
+        # m = 3; scores >= 3 are 3 and 4 (2 of them, n = 2) -> (3 + 4) / 2 = 3.5
+        result = calc(NMastery(2), s(1, 3, 2, 4))
+        assert_calculated(result, "3.5")
+        assert "mean of 3, 4 = 3.5" in result.explanation
+
+    def test_exactly_n_scores_all_at_mastery(self) -> None:
+        # (3 + 4) / 2 = 3.5
+        assert_calculated(calc(NMastery(2), s(3, 4)), "3.5")
+
+    def test_mean_of_all_mastery_scores_not_just_n(self) -> None:
+        # scores >= 3: 3, 4, 4 -> 11 / 3 = 3.6666... -> 3.6667
+        assert_calculated(calc(NMastery(2), s(3, 1, 4, 4)), "3.6667")
+
+    def test_fewer_than_n_scores(self) -> None:
+        result = calc(NMastery(3), s(4, 4))
+        assert result.value is None
+        assert result.status is Status.NOT_ENOUGH_EVIDENCE
+        assert result.explanation == "only 2 scores so far, and 3 are needed"
+
+    def test_fewer_than_n_scores_at_mastery(self) -> None:
+        # four scores, but only one (3) is >= 3
+        result = calc(NMastery(2), s(1, 2, 3, "2.5"))
+        assert result.value is None
+        assert result.status is Status.NOT_ENOUGH_EVIDENCE
+        assert "1 of 4 scores reach the mastery level 3, and 2 are needed" in result.explanation
+
+    def test_score_exactly_at_threshold_counts(self) -> None:
+        # 3 >= 3 -> (3 + 3) / 2 = 3
+        assert_calculated(calc(NMastery(2), s(3, 3)), "3")
+
+    def test_score_just_below_threshold_does_not_count(self) -> None:
+        assert calc(NMastery(2), s(3, "2.9999")).status is Status.NOT_ENOUGH_EVIDENCE
+
+    def test_n_one(self) -> None:
+        # one score >= 3 (4) is enough -> 4
+        assert_calculated(calc(NMastery(1), s(0, 4, 1)), "4")
+
+    def test_threshold_at_scale_maximum(self) -> None:
+        top = ScaleRange(D(0), D(4), D(4), None)
+        assert_calculated(calc(NMastery(2), s(4, "3.5", 4), top), "4")
+
+    @pytest.mark.parametrize("n", [0, -1])
+    def test_n_must_be_at_least_one(self, n: int) -> None:
+        with pytest.raises(ValueError, match="'n'"):
+            NMastery(n)
+
+
+# --- power_law -----------------------------------------------------------------------------
+
+
+class TestPowerLaw:
+    def test_exact_power_law_with_a_zero(self) -> None:
+        # Scale 0-4: shift = 1 - 0 = 1. Scores 0, 1, 2, 3 -> s + 1 = 1, 2, 3, 4 = i¹, so the fit
+        # ln(s+1) = 0 + 1·ln(i) is exact; at i = 4: exp(ln 4) - 1 = 3.
+        result = calc(PowerLaw(), s(0, 1, 2, 3))
+        assert_calculated(result, "3")
+        assert "at the latest attempt (4 of 4)" in result.explanation
+
+    def test_exact_quadratic_power_law(self) -> None:
+        # Scale 0-10: s + 1 = 1, 4, 9 = i², fit ln(s+1) = 2·ln(i); at i = 3: 9 - 1 = 8.
+        wide = ScaleRange(D(0), D(10), D(7), D(1))
+        assert_calculated(calc(PowerLaw(), s(0, 3, 8), wide), "8")
+
+    def test_two_scores_fit_exactly(self) -> None:
+        # Two points always lie on the fitted curve: result is s2.
+        assert_calculated(calc(PowerLaw(), s(1, 3)), "3")
+
+    def test_all_zeros_give_zero(self) -> None:
+        # ln(0 + 1) = 0 everywhere: a = b = 0, exp(0) - 1 = 0.
+        assert_calculated(calc(PowerLaw(), s(0, 0, 0, 0)), "0")
+
+    def test_zero_in_the_middle_is_defined(self) -> None:
+        # Not a log(0) error: the point (ln 2, ln 1 = 0) is an ordinary data point.
+        result = calc(PowerLaw(), s(3, 0, 3, 4))
+        assert result.status is Status.CALCULATED
+        assert result.value is not None and D(0) <= result.value <= D(4)
+
+    def test_shift_follows_the_scale_minimum(self) -> None:
+        # Scale 1-4: shift = 1 - 1 = 0, ln(s) against ln(i) for s = i is exact: result 4.
+        one_to_four = ScaleRange(D(1), D(4), D(3), None)
+        assert_calculated(calc(PowerLaw(), s(1, 2, 3, 4), one_to_four), "4")
+
+    def test_matches_an_independent_least_squares_fit(self) -> None:
+        # Shifted 2, 3, 4, 5 against i = 1..4, computed here from the normal equations.
+        xs = [math.log(i) for i in range(1, 5)]
+        ys = [math.log(v + 1) for v in (1, 2, 3, 4)]
+        mx, my = sum(xs) / 4, sum(ys) / 4
+        b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
+            (x - mx) ** 2 for x in xs
+        )
+        expected = math.exp(my - b * mx + b * math.log(4)) - 1  # ≈ 3.8815
+        assert value_of(PowerLaw(), s(1, 2, 3, 4)) == D(f"{expected:.4f}")
+
+    def test_clamped_to_the_scale_maximum(self) -> None:
+        # ln(s+1) = 0, ln 4, ln 5 against ln 1, ln 2, ln 3: b ≈ 1.5226, a ≈ 0.0892,
+        # at i = 3: exp(0.0892 + 1.5226·1.0986) - 1 ≈ 4.82 > 4 -> 4
+        result = calc(PowerLaw(), s(0, 3, 4))
+        assert_calculated(result, "4")
+        assert "capped at the top of the scale, 4" in result.explanation
+
+    def test_clamped_to_the_scale_minimum(self) -> None:
+        # ln(s+1) = ln 5, 0, 0: b ≈ -1.5573, a ≈ 1.4667,
+        # at i = 3: exp(1.4667 - 1.5573·1.0986) - 1 ≈ -0.217 < 0 -> 0
+        result = calc(PowerLaw(), s(4, 0, 0))
+        assert_calculated(result, "0")
+        assert "raised to the bottom of the scale, 0" in result.explanation
+
+    def test_improving_student_is_above_the_mean(self) -> None:
+        scores = s(1, 2, 3, 4)
+        power, mean = value_of(PowerLaw(), scores), value_of(Mean(), scores)
+        assert power is not None and mean is not None and power > mean
+
+
+# --- assessment_weighted -------------------------------------------------------------------
+
+
+class TestAssessmentWeighted:
+    def test_worked_example(self) -> None:
+        # (2·3 + 1·4) / (2 + 1) = 10 / 3 = 3.3333...
+        result = calc(AssessmentWeighted(), ws((3, 2), (4, 1)))
+        assert_calculated(result, "3.3333")
+        assert result.explanation == "weighted mean (2 × 3 + 1 × 4) ÷ (2 + 1) = 3.3333"
+
+    def test_formative_scores_are_shown_but_not_counted(self) -> None:
+        # weight-0 score 1 is skipped: (1·3 + 1·4) / 2 = 3.5
+        result = calc(AssessmentWeighted(), ws((1, 0), (3, 1), (4, 1)))
+        assert_calculated(result, "3.5")
+        assert "1 formative score shown but not counted" in result.explanation
+
+    def test_all_weights_zero_gives_no_value(self) -> None:
+        result = calc(AssessmentWeighted(), ws((3, 0), (4, 0)))
+        assert result.value is None
+        assert result.status is Status.NOT_ENOUGH_EVIDENCE
+        assert "formative" in result.explanation
+
+    def test_default_weights_give_the_mean(self) -> None:
+        # (1 + 2 + 3 + 4) / 4 = 2.5
+        assert_calculated(calc(AssessmentWeighted(), s(1, 2, 3, 4)), "2.5")
+
+    def test_fractional_weights(self) -> None:
+        # (0.5·2 + 1.5·4) / (0.5 + 1.5) = (1 + 6) / 2 = 3.5
+        assert_calculated(calc(AssessmentWeighted(), ws((2, "0.5"), (4, "1.5"))), "3.5")
+
+    def test_zero_scores_with_weight_count(self) -> None:
+        # (3·0 + 1·4) / 4 = 1
+        assert_calculated(calc(AssessmentWeighted(), ws((0, 3), (4, 1))), "1")
+
+    def test_half_rounds_away_from_zero(self) -> None:
+        # (1·0.0001 + 1·0) / 2 = 0.00005 -> 0.0001
+        assert_calculated(calc(AssessmentWeighted(), ws(("0.0001", 1), (0, 1))), "0.0001")
+
+    def test_other_methods_ignore_weights(self) -> None:
+        # weights are read by assessment_weighted only: mean(1, 3) = 2
+        assert_calculated(calc(Mean(), ws((1, 0), (3, 5))), "2")
+
+
+# --- windowed variants ---------------------------------------------------------------------
+
+
+class TestWindowed:
+    def test_windowed_mean(self) -> None:
+        # last 2 of 1, 2, 3, 4 -> (3 + 4) / 2 = 3.5
+        result = calc(WindowedMean(2), s(1, 2, 3, 4))
+        assert_calculated(result, "3.5")
+        assert result.explanation == "using the most recent 2 of 4 scores: mean of 3, 4 = 3.5"
+
+    def test_windowed_median_odd(self) -> None:
+        # last 3 of 4, 1, 2, 3 -> sorted 1, 2, 3 -> 2
+        assert_calculated(calc(WindowedMedian(3), s(4, 1, 2, 3)), "2")
+
+    def test_windowed_median_even(self) -> None:
+        # last 4 of 0, 4, 1, 2, 3 -> sorted 1, 2, 3, 4 -> (2 + 3) / 2 = 2.5
+        assert_calculated(calc(WindowedMedian(4), s(0, 4, 1, 2, 3)), "2.5")
+
+    def test_windowed_mode(self) -> None:
+        # whole history's mode is 1 (three times); last 3 are 2, 3, 3 -> 3
+        scores = s(1, 1, 1, 2, 3, 3)
+        assert_calculated(calc(Mode(), scores), "1")
+        assert_calculated(calc(WindowedMode(3), scores), "3")
+
+    def test_windowed_mode_tie(self) -> None:
+        # whole history's mode is 3; the last 2 are 2 and 4, a tie
+        assert_calculated(calc(Mode(), s(3, 3, 2, 4)), "3")
+        tie = calc(WindowedMode(2), s(3, 3, 2, 4))
+        assert tie.value is None
+        assert tie.status is Status.NEEDS_TEACHER_JUDGMENT
+        assert tie.method == "windowed_mode"
+
+    def test_windowed_highest(self) -> None:
+        # highest ever is 4, highest of the last 2 (1, 2) is 2
+        assert_calculated(calc(Highest(), s(4, 1, 2)), "4")
+        assert_calculated(calc(WindowedHighest(2), s(4, 1, 2)), "2")
+
+    def test_fewer_scores_than_the_window_uses_all(self) -> None:
+        # k = 5 but only 2 scores: mean(1, 3) = 2
+        result = calc(WindowedMean(5), s(1, 3))
+        assert_calculated(result, "2")
+        assert result.explanation.startswith("using all 2 scores (fewer than the 5")
+
+    def test_exactly_k_scores(self) -> None:
+        result = calc(WindowedMean(3), s(1, 2, 3))
+        assert_calculated(result, "2")
+        assert result.explanation.startswith("using the most recent 3 scores:")
+
+    @pytest.mark.parametrize("cls", [WindowedMean, WindowedMedian, WindowedMode, WindowedHighest])
+    def test_window_of_one_is_the_most_recent_score(self, cls: type[WindowedMean]) -> None:
+        assert_calculated(calc(cls(1), s(4, 0, "2.5")), "2.5")
+
+    @pytest.mark.parametrize("cls", [WindowedMean, WindowedMedian, WindowedMode, WindowedHighest])
+    @pytest.mark.parametrize("k", [0, -3])
+    def test_k_must_be_at_least_one(self, cls: type[WindowedMean], k: int) -> None:
+        with pytest.raises(ValueError, match="'k'"):
+            cls(k)
+
+
+# --- true_score_estimate -------------------------------------------------------------------
+
+
+class TestTrueScoreEstimate:
+    def test_linear_trend_wins(self) -> None:
+        # x = 1..4, y = 2, 2, 3, 3: x̄ = 2.5, ȳ = 2.5,
+        # Sxy = (-1.5)(-0.5) + (-0.5)(-0.5) + (0.5)(0.5) + (1.5)(0.5) = 2, Sxx = 5, b = 0.4,
+        # a = 2.5 - 0.4·2.5 = 1.5: fitted 1.9, 2.3, 2.7, 3.1, total error
+        # 0.1 + 0.3 + 0.3 + 0.1 = 0.8; the mean (2.5) has error 0.5·4 = 2; the power law's
+        # is larger than 0.8. Linear at x = 4: 3.1 -> nearest 0.5 = 3.
+        result = calc(TrueScoreEstimate(), s(2, 2, 3, 3))
+        assert_calculated(result, "3")
+        assert result.explanation.startswith("a straight-line trend fits")
+        assert "gives 3.1 at the latest attempt (4 of 4)" in result.explanation
+        assert result.explanation.endswith("rounded to the nearest 0.5 = 3")
+
+    def test_without_a_step_keeps_four_places(self) -> None:
+        assert_calculated(calc(TrueScoreEstimate(), s(2, 2, 3, 3), NO_STEP), "3.1")
+
+    def test_mean_wins_and_ties_go_to_the_simpler_model(self) -> None:
+        # y = 4, 0, 4: Sxy = (-1)(4/3) + 0 + (1)(4/3) = 0, so the line is flat at the mean
+        # 8/3 and both have error 4/3 + 8/3 + 4/3 = 16/3; the tie goes to the mean.
+        # 2.6667 -> nearest 0.5 = 2.5
+        result = calc(TrueScoreEstimate(), s(4, 0, 4))
+        assert_calculated(result, "2.5")
+        assert result.explanation.startswith("the mean fits")
+
+    def test_power_law_wins(self) -> None:
+        # Scale 0-10, y = 0, 3, 8 (y + 1 = i²): the power law fits exactly (error 0).
+        # Linear: b = 4, a = 11/3 - 8 = -13/3, fitted -1/3, 11/3, 23/3, error 4/3.
+        # Power law at i = 3: 8 (step 1 -> 8).
+        wide = ScaleRange(D(0), D(10), D(7), D(1))
+        result = calc(TrueScoreEstimate(), s(0, 3, 8), wide)
+        assert_calculated(result, "8")
+        assert result.explanation.startswith("a power-law trend fits")
+
+    def test_two_scores_line_beats_equal_power_law(self) -> None:
+        # Both line and power law pass through both points (error 0, up to float noise);
+        # the simpler line wins: 2.75 at x = 2 -> 2.75 / 0.5 = 5.5 -> 6 -> 3 (half away from 0)
+        result = calc(TrueScoreEstimate(), s("2.25", "2.75"))
+        assert_calculated(result, "3")
+        assert result.explanation.startswith("a straight-line trend fits")
+
+    def test_just_below_a_half_step_rounds_down(self) -> None:
+        # line through 2.24, 2.74 gives 2.74 -> 5.48 -> 5 -> 2.5
+        assert_calculated(calc(TrueScoreEstimate(), s("2.24", "2.74")), "2.5")
+
+    def test_step_rounding_is_half_away_from_zero_on_a_negative_scale(self) -> None:
+        # All -1.25: the mean model -1.25 -> -1.25 / 0.5 = -2.5 -> -3 -> -1.5; +1.25 -> +1.5
+        signed = ScaleRange(D(-2), D(2), D(0), D("0.5"))
+        assert_calculated(calc(TrueScoreEstimate(), s("-1.25", "-1.25"), signed), "-1.5")
+        assert_calculated(calc(TrueScoreEstimate(), s("1.25", "1.25"), signed), "1.5")
+
+    def test_quarter_steps_on_a_mean(self) -> None:
+        # all 2.75 with step 0.5: 2.75 -> 3 (banker's rounding of 5.5 would also give 6, so
+        # check 2.25 -> 4.5 -> 5 -> 2.5, where banker's rounding would give 4 -> 2)
+        assert_calculated(calc(TrueScoreEstimate(), s("2.75", "2.75", "2.75")), "3")
+        assert_calculated(calc(TrueScoreEstimate(), s("2.25", "2.25", "2.25")), "2.5")
+
+    def test_clamped_to_the_scale(self) -> None:
+        # y = 0, 4, 4: line b = 2, a = 8/3 - 4 = -4/3, fitted 2/3, 8/3, 14/3 (error 8/3)
+        # beats the mean (16/3) and the power law (≈ 3.14); 14/3 ≈ 4.67 -> capped at 4.
+        result = calc(TrueScoreEstimate(), s(0, 4, 4))
+        assert_calculated(result, "4")
+        assert "capped at the top of the scale, 4" in result.explanation
+
+    def test_one_score_rounded_to_the_step(self) -> None:
+        # 2.8 -> 5.6 -> 6 -> 3
+        result = calc(TrueScoreEstimate(), s("2.8"))
+        assert_calculated(result, "3")
+        assert result.explanation == "only one score, 2.8, rounded to the nearest 0.5 = 3"
+
+    def test_one_score_without_a_step(self) -> None:
+        assert_calculated(calc(TrueScoreEstimate(), s("2.8"), NO_STEP), "2.8")
+
+    def test_result_is_on_the_step_grid(self) -> None:
+        result = calc(TrueScoreEstimate(), s(1, "3.3", 2, "3.9", 4))
+        assert result.value is not None
+        assert result.value % D("0.5") == 0
+
+    def test_zeros(self) -> None:
+        assert_calculated(calc(TrueScoreEstimate(), s(0, 0, 0)), "0")
+
+
+# --- building methods by name ----------------------------------------------------------------
+
+
+class TestMethodFromSpec:
+    EXPECTED = {
+        "most_recent": MostRecent(),
+        "highest": Highest(),
+        "mean": Mean(),
+        "median": Median(),
+        "mode": Mode(),
+        "weighted_average": WeightedAverage(),
+        "decaying_average": DecayingAverage(),
+        "n_mastery": NMastery(2),
+        "power_law": PowerLaw(),
+        "assessment_weighted": AssessmentWeighted(),
+        "windowed_mean": WindowedMean(3),
+        "windowed_median": WindowedMedian(3),
+        "windowed_mode": WindowedMode(3),
+        "windowed_highest": WindowedHighest(3),
+        "true_score_estimate": TrueScoreEstimate(),
+    }
+
+    def test_method_names_are_complete_and_unique(self) -> None:
+        assert set(METHOD_NAMES) == set(self.EXPECTED)
+        assert len(METHOD_NAMES) == len(set(METHOD_NAMES)) == 15
+
+    @pytest.mark.parametrize("name", METHOD_NAMES)
+    def test_builds_by_name(self, name: str) -> None:
+        method = build(name)
+        assert method == self.EXPECTED[name]
+        assert method.name == name
+
+    @pytest.mark.parametrize("name", METHOD_NAMES)
+    def test_params_round_trip(self, name: str) -> None:
+        method = build(name)
+        assert method_from_spec(method.name, method.params) == method
+
+    @pytest.mark.parametrize(
+        ("raw", "expected"),
+        [("0.5", "0.5"), (0.65, "0.65"), (D("0.3"), "0.3"), (" 0.9 ", "0.9"), ("1e-1", "0.1")],
+    )
+    @pytest.mark.parametrize("name", ["weighted_average", "decaying_average"])
+    def test_w_parsing(self, name: str, raw: ParamValue, expected: str) -> None:
+        method = method_from_spec(name, {"w": raw})
+        assert method.params == {"w": D(expected)}
+
+    def test_float_w_has_no_binary_noise(self) -> None:
+        # Decimal(0.65) would be 0.65000000000000002220...; the spec value is exactly 0.65
+        assert method_from_spec("decaying_average", {"w": 0.65}).params["w"] == D("0.65")
+
+    @pytest.mark.parametrize(
+        "raw", [0, 1, "0", "1", 1.5, -0.2, "abc", "", "NaN", "inf", float("nan"), True, False]
+    )
+    @pytest.mark.parametrize("name", ["weighted_average", "decaying_average"])
+    def test_bad_w(self, name: str, raw: ParamValue) -> None:
+        with pytest.raises(ValueError, match="parameter 'w'"):
+            method_from_spec(name, {"w": raw})
+
+    @pytest.mark.parametrize(
+        ("raw", "expected"), [(3, 3), ("3", 3), (3.0, 3), (D("2"), 2), ("1", 1)]
+    )
+    @pytest.mark.parametrize(
+        ("name", "parameter"),
+        [("n_mastery", "n"), ("windowed_mean", "k"), ("windowed_highest", "k")],
+    )
+    def test_count_parsing(self, name: str, parameter: str, raw: ParamValue, expected: int) -> None:
+        assert method_from_spec(name, {parameter: raw}).params == {parameter: expected}
+
+    @pytest.mark.parametrize("raw", [0, -1, "0", 2.5, "2.5", "two", "", "inf", True, D("NaN")])
+    @pytest.mark.parametrize(
+        ("name", "parameter"),
+        [("n_mastery", "n"), ("windowed_median", "k"), ("windowed_mode", "k")],
+    )
+    def test_bad_count(self, name: str, parameter: str, raw: ParamValue) -> None:
+        with pytest.raises(ValueError, match=f"parameter '{parameter}'"):
+            method_from_spec(name, {parameter: raw})
+
+    @pytest.mark.parametrize(
+        ("name", "parameter"),
+        [
+            ("n_mastery", "n"),
+            ("windowed_mean", "k"),
+            ("windowed_median", "k"),
+            ("windowed_mode", "k"),
+            ("windowed_highest", "k"),
+        ],
+    )
+    def test_missing_required_parameter(self, name: str, parameter: str) -> None:
+        with pytest.raises(ValueError, match=f"parameter '{parameter}' is required"):
+            method_from_spec(name, {})
+
+    def test_w_defaults_when_omitted(self) -> None:
+        assert method_from_spec("weighted_average", {}).params == {"w": D("0.65")}
+        assert method_from_spec("decaying_average", {}).params == {"w": D("0.65")}
+
+    @pytest.mark.parametrize(
+        ("name", "params", "parameter"),
+        [
+            ("mean", {"w": "0.5"}, "w"),
+            ("decaying_average", {"w": "0.5", "k": 3}, "k"),
+            ("n_mastery", {"n": 2, "m": 3}, "m"),
+            ("windowed_mean", {"n": 2}, "n"),
+            ("true_score_estimate", {"step": "0.5"}, "step"),
+        ],
+    )
+    def test_unknown_parameter(
+        self, name: str, params: Mapping[str, ParamValue], parameter: str
+    ) -> None:
+        with pytest.raises(ValueError, match=f"unknown parameter '{parameter}'"):
+            method_from_spec(name, params)
+
+    @pytest.mark.parametrize("name", ["", "average", "Mean", "canvas_decaying_average"])
+    def test_unknown_method(self, name: str) -> None:
+        with pytest.raises(ValueError, match="unknown calculation method"):
+            method_from_spec(name, {})
+
+
+# --- properties over many generated histories ---------------------------------------------
+
+#: Methods whose value must lie within [min(scores), max(scores)].
+BOUNDED_BY_SCORES: list[tuple[str, dict[str, ParamValue]]] = [
+    ("most_recent", {}),
+    ("highest", {}),
+    ("mean", {}),
+    ("median", {}),
+    ("mode", {}),
+    ("weighted_average", {}),
+    ("weighted_average", {"w": "0.5"}),
+    ("weighted_average", {"w": "0.01"}),
+    ("weighted_average", {"w": "0.99"}),
+    ("decaying_average", {}),
+    ("decaying_average", {"w": "0.5"}),
+    ("decaying_average", {"w": "0.01"}),
+    ("decaying_average", {"w": "0.99"}),
+    ("n_mastery", {"n": 1}),
+    ("n_mastery", {"n": 2}),
+    ("assessment_weighted", {}),
+    ("windowed_mean", {"k": 1}),
+    ("windowed_mean", {"k": 3}),
+    ("windowed_median", {"k": 2}),
+    ("windowed_median", {"k": 3}),
+    ("windowed_mode", {"k": 3}),
+    ("windowed_highest", {"k": 2}),
+]
+#: Methods whose value must lie within the scale's range.
+BOUNDED_BY_SCALE: list[tuple[str, dict[str, ParamValue]]] = [
+    ("power_law", {}),
+    ("true_score_estimate", {}),
+]
+
+
+def _generated_histories(count: int, seed: int) -> list[list[Score]]:
+    """Reproducible score histories on the 0-4 scale: 1-9 scores, on half points, quarter
+    points or 4-place values, with weights including 0 (formative)."""
+    rng = random.Random(seed)
+    histories: list[list[Score]] = [
+        s(0, 4),
+        s(4, 0),
+        s(0, 0, 0, 4),
+        s(4, 4, 4, 0),
+        s(0, 4, 0, 4, 0),
+        s("3.9999", "0.0001"),
+    ]
+    grains = [D("0.5"), D("0.25"), D("0.0001")]
+    weights = [D(0), D(1), D(1), D(2), D("0.5")]
+    while len(histories) < count:
+        grain = rng.choice(grains)
+        steps = int(D(4) / grain)
+        length = rng.randint(1, 9)
+        histories.append(
+            [Score(rng.randint(0, steps) * grain, rng.choice(weights)) for _ in range(length)]
+        )
+    return histories
+
+
+HISTORIES = _generated_histories(60, seed=20240611)
+
+
+def _history_id(history: Sequence[Score]) -> str:
+    return "[" + ",".join(f"{x.value.normalize():f}" for x in history) + "]"
+
+
+@pytest.mark.parametrize("history", HISTORIES, ids=_history_id)
+@pytest.mark.parametrize(
+    ("name", "params"), BOUNDED_BY_SCORES, ids=[f"{n}{p or ''}" for n, p in BOUNDED_BY_SCORES]
+)
+def test_value_lies_within_the_scores(
+    name: str, params: dict[str, ParamValue], history: list[Score]
+) -> None:
+    result = method_from_spec(name, params).calculate(history, NO_STEP)
+    _assert_well_formed(result, name)
+    if result.value is not None:
+        values = [x.value for x in history]
+        assert min(values) <= result.value <= max(values)
+
+
+@pytest.mark.parametrize("history", HISTORIES, ids=_history_id)
+@pytest.mark.parametrize("scale", [SCALE, NO_STEP], ids=["step-0.5", "no-step"])
+@pytest.mark.parametrize(("name", "params"), BOUNDED_BY_SCALE, ids=[n for n, _ in BOUNDED_BY_SCALE])
+def test_trend_value_lies_within_the_scale(
+    name: str, params: dict[str, ParamValue], scale: ScaleRange, history: list[Score]
+) -> None:
+    result = method_from_spec(name, params).calculate(history, scale)
+    _assert_well_formed(result, name)
+    assert result.value is not None
+    assert scale.minimum <= result.value <= scale.maximum
+
+
+def _assert_well_formed(result: Calculation, name: str) -> None:
+    assert result.method == name
+    assert result.explanation
+    assert (result.value is None) == (result.status is not Status.CALCULATED)
+    if result.value is not None:
+        assert result.value.as_tuple().exponent == -4
+
+
+@pytest.mark.parametrize("history", HISTORIES, ids=_history_id)
+@pytest.mark.parametrize("name", ["highest", "mean", "median", "mode"])
+def test_order_free_methods_ignore_order(name: str, history: list[Score]) -> None:
+    method = build(name)
+    forward, backward = calc(method, history), calc(method, list(reversed(history)))
+    assert (forward.value, forward.status) == (backward.value, backward.status)
+
+
+@pytest.mark.parametrize("history", [h for h in HISTORIES if len(h) == 2], ids=_history_id)
+@pytest.mark.parametrize("w", ["0.5", "0.65", "0.2"])
+def test_two_scores_decaying_equals_weighted(w: str, history: list[Score]) -> None:
+    # With two scores both formulas are (1-w)·s1 + w·s2.
+    assert value_of(DecayingAverage(D(w)), history) == value_of(WeightedAverage(D(w)), history)
+
+
+@pytest.mark.parametrize("history", HISTORIES, ids=_history_id)
+def test_windowed_with_a_large_window_equals_the_whole_history(history: list[Score]) -> None:
+    for windowed, whole in [
+        (WindowedMean(100), Mean()),
+        (WindowedMedian(100), Median()),
+        (WindowedMode(100), Mode()),
+        (WindowedHighest(100), Highest()),
+    ]:
+        a, b = calc(windowed, history), calc(whole, history)
+        assert (a.value, a.status) == (b.value, b.status)
+
+
+@pytest.mark.parametrize("history", HISTORIES, ids=_history_id)
+def test_true_score_is_a_step_rounding_of_the_unrounded_estimate(history: list[Score]) -> None:
+    # With a step, the result is within half a step of the unrounded estimate.
+    unrounded = value_of(TrueScoreEstimate(), history, NO_STEP)
+    rounded = value_of(TrueScoreEstimate(), history, SCALE)
+    assert unrounded is not None and rounded is not None
+    assert rounded % D("0.5") == 0
+    assert abs(rounded - unrounded) <= D("0.25")
