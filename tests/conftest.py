@@ -10,8 +10,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from arc_platform.devstack import NatsServer
 
+from arc_platform.devstack import NatsServer
 from tests.support.docker import nats_from_testcontainers
 
 POSTGRES_URL = os.environ.get(

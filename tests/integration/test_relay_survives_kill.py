@@ -9,10 +9,10 @@ from pathlib import Path
 
 import nats
 import pytest
+
 from arc.catalog.v1 import catalog_pb2
 from arc_contracts import AttemptRecordedV1
 from arc_platform.bus import last_sequence
-
 from tests.support.stack import ONE_TO_FOUR, Stack, attempt, eventually
 
 

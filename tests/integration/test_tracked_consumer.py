@@ -1,5 +1,5 @@
 """A tracked consumer applies a stream in order, once, and records its position atomically with
-its effects: a failure mid-batch leaves nothing behind and the consumer resumes from its position."""
+its effects: a failure mid-batch leaves nothing behind, and it resumes from its position."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 import nats
 import pytest
 import sqlalchemy as sa
+
 from arc_contracts import Envelope, MasteryChangedV1, encode
 from arc_platform.bus import ensure_stream
 from arc_platform.consumer import Delivery, TrackedConsumer

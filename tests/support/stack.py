@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from arc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from arc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from arc.mastery.v1 import mastery_pb2_grpc
 from arc.reporting.v1 import reporting_pb2_grpc
 from arc_platform.devstack import SERVICES, ServiceProcess, free_port, service_env
-from google.protobuf.timestamp_pb2 import Timestamp
 
 ONE_TO_FOUR = catalog_pb2.ProficiencyScale(
     name="1-4",

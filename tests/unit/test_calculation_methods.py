@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 import pytest
+
 from arc_mastery.methods import (
     DEFAULT_W,
     METHOD_NAMES,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+
 from arc_catalog.application import CatalogApplication
 from arc_catalog.domain import InvalidDefinition, ProficiencyScale, ScaleLevel
 from arc_catalog.published import translate

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+
 from arc_contracts import Envelope, MalformedMessage, MasteryChangedV1, decode, encode
 from arc_contracts.registry import ALL_EVENTS
 from arc_platform.relay import event_id

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+
 from arc_contracts import AttemptRecordedV1, ProficiencyScaleV1
 from arc_evidence.application import EvidenceApplication, RejectedAttempt
 from arc_evidence.domain import KnownOutcome, check_attempt

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 
 import nats
-from arc_contracts import stream_name, stream_subjects
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
+
+from arc_contracts import stream_name, stream_subjects
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import nats.errors
-from arc_contracts import ContractEvent, Envelope, MalformedMessage, decode, stream_subjects
-from arc_contracts import stream_name as stream_of
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 
+from arc_contracts import ContractEvent, Envelope, MalformedMessage, decode, stream_subjects
+from arc_contracts import stream_name as stream_of
 from arc_platform import telemetry
 
 log = logging.getLogger(__name__)

@@ -80,6 +80,7 @@ class NatsServer:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the launcher, which stops things in order
         )
         wait_until(lambda: port_open(self.port), 15, f"nats-server on {self.port}")
         return self
@@ -126,6 +127,7 @@ class ServiceProcess:
             env=env,
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         if wait and self.command == "serve":
             wait_until(self._ready, 60, f"{self.name} to serve gRPC")

@@ -73,7 +73,7 @@ async def start_server(
     host: str, port: int, add_servicers: Iterable[AddServicer], service_names: Iterable[str]
 ) -> tuple[grpc.aio.Server, int]:
     """Start a traced gRPC server with the standard health service; returns it and its port."""
-    server = grpc.aio.server(interceptors=[aio_server_interceptor()])
+    server = grpc.aio.server(interceptors=[aio_server_interceptor()])  # type: ignore[no-untyped-call]
     for add in add_servicers:
         add(server)
     health_servicer = health.aio.HealthServicer()
@@ -87,4 +87,4 @@ async def start_server(
 
 def channel(target: str) -> grpc.aio.Channel:
     """A client channel that propagates the current trace in gRPC metadata."""
-    return grpc.aio.insecure_channel(target, interceptors=aio_client_interceptors())
+    return grpc.aio.insecure_channel(target, interceptors=aio_client_interceptors())  # type: ignore[no-untyped-call]

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from arc_contracts import ContractEvent, Envelope, encode, stream_name
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
+from arc_contracts import ContractEvent, Envelope, encode, stream_name
 from arc_platform import telemetry
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class OutboxRelay:
                 id=event_id(notification.originator_id, notification.originator_version),
                 source=self.source,
                 type=contract.event_type(),
-                time=domain_event.timestamp,
+                time=domain_event.timestamp,  # every stored aggregate event has one
                 traceparent=telemetry.current_traceparent() or None,
             )
             span.set_attribute("messaging.message.id", envelope.id)

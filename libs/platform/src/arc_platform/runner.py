@@ -6,20 +6,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from arc_contracts.registry import CONTEXTS
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
+from arc_contracts.registry import CONTEXTS
 from arc_platform import bus, telemetry
 from arc_platform.grpc_server import AddServicer, start_server
 from arc_platform.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-Loop = Callable[[asyncio.Event], Awaitable[None]]
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Wiring:
 
     servicers: list[AddServicer]
     service_names: list[str]
-    loops: list[Loop] = field(default_factory=list)
+    loops: Sequence[Loop] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
 
 
@@ -79,4 +80,8 @@ async def run(
         result = hook()
         if result is not None:
             await result
-    await nc.drain()
+    try:
+        await asyncio.wait_for(nc.drain(), timeout=5)
+    except Exception:
+        # NATS may already be gone (e.g. stopped first on Ctrl-C): leave without draining.
+        await nc.close()

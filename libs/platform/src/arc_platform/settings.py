@@ -40,7 +40,7 @@ class ServiceSettings(BaseSettings):
         return bool(self.database_url)
 
     @property
-    def schema(self) -> str:
+    def db_schema(self) -> str:
         return self.database_schema or self.service_name
 
     def service_dir(self) -> Path:
@@ -64,7 +64,7 @@ class ServiceSettings(BaseSettings):
             "POSTGRES_PORT": str(url.port or 5432),
             "POSTGRES_USER": unquote(url.username or "postgres"),
             "POSTGRES_PASSWORD": unquote(url.password or ""),
-            "POSTGRES_SCHEMA": self.schema,
+            "POSTGRES_SCHEMA": self.db_schema,
             "CREATE_TABLE": "y",
         }
 

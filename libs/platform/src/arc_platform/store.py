@@ -17,7 +17,7 @@ def ensure_postgres_schema(settings: ServiceSettings) -> None:
     if not settings.database_url:
         return
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.schema}"')
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.db_schema}"')
 
 
 def open_application(app_class: type[AppT], settings: ServiceSettings) -> AppT:

@@ -26,7 +26,7 @@ def create_engine(settings: ServiceSettings) -> Engine:
             cursor.close()
 
         return engine
-    schema = settings.schema
+    schema = settings.db_schema
     with sa.create_engine(url).begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     return sa.create_engine(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from arc.catalog.v1 import catalog_pb2_grpc
+from arc_catalog import published
+from arc_catalog.application import CatalogApplication
+from arc_catalog.grpc_api import CatalogServicer
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
-
-from arc_catalog import published
-from arc_catalog.application import CatalogApplication
-from arc_catalog.grpc_api import CatalogServicer
 
 CONTEXT = "catalog"
 

@@ -87,11 +87,25 @@ def check_text(field: str, value: str) -> str:
 class Outcome(Aggregate):
     """A learning outcome (competency, standard). Its version is its revision number."""
 
+    class Defined(Aggregate.Created):
+        outcome_id: str
+        code: str
+        statement: str
+        scale: dict[str, Any]
+        traceparent: str
+
+    class Revised(Aggregate.Event):
+        outcome_id: str
+        code: str
+        statement: str
+        scale: dict[str, Any]
+        traceparent: str
+
     @staticmethod
     def create_id(outcome_id: str, **_: Any) -> UUID:
         return outcome_aggregate_id(outcome_id)
 
-    @event("Defined")
+    @event(Defined)
     def __init__(
         self, outcome_id: str, code: str, statement: str, scale: dict[str, Any], traceparent: str
     ) -> None:
@@ -107,7 +121,7 @@ class Outcome(Aggregate):
             and ProficiencyScale.from_primitive(self.scale) == scale
         )
 
-    @event("Revised")
+    @event(Revised)
     def revise(
         self, outcome_id: str, code: str, statement: str, scale: dict[str, Any], traceparent: str
     ) -> None:

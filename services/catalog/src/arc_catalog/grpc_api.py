@@ -6,12 +6,12 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import grpc
-from arc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
-from arc_platform.grpc_server import FieldViolation, abort_with
-from arc_platform.telemetry import current_traceparent
 
+from arc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from arc_catalog.application import CatalogApplication
 from arc_catalog.domain import InvalidDefinition, Outcome, ProficiencyScale, ScaleLevel
+from arc_platform.grpc_server import FieldViolation, abort_with
+from arc_platform.telemetry import current_traceparent
 
 
 def scale_from_message(message: catalog_pb2.ProficiencyScale) -> ProficiencyScale:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from arc_contracts import ContractEvent, OutcomeDefinedV1, ProficiencyScaleV1
-
 from arc_catalog.domain import Outcome
+from arc_contracts import ContractEvent, OutcomeDefinedV1, ProficiencyScaleV1
 
 
 def translate(domain_event: Any) -> ContractEvent | None:

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from arc.evidence.v1 import evidence_pb2_grpc
+from arc_evidence import published
+from arc_evidence.application import EvidenceApplication
+from arc_evidence.catalog_view import CatalogView
+from arc_evidence.grpc_api import EvidenceServicer
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
 from arc_platform.views import create_engine
-
-from arc_evidence import published
-from arc_evidence.application import EvidenceApplication
-from arc_evidence.catalog_view import CatalogView
-from arc_evidence.grpc_api import EvidenceServicer
 
 CONTEXT = "evidence"
 

@@ -62,6 +62,8 @@ class EvidenceApplication(Application[UUID]):
             raise RejectedAttempt(violations)
         assert outcome is not None and assessed_at is not None
         attempt_id = str(uuid4())
+        canonical_score = scale_value(outcome.scale, score)
+        assert canonical_score is not None  # check_attempt refused scores off the scale
         for attempt in range(self.max_conflict_retries):
             student = self._student(student_id)
             student.record_attempt(
@@ -70,7 +72,7 @@ class EvidenceApplication(Application[UUID]):
                 outcome_id=outcome.outcome_id,
                 outcome_revision=outcome.revision,
                 scale=outcome.scale.model_dump(mode="json"),
-                score=scale_value(outcome.scale, score),
+                score=canonical_score,
                 assessed_at=assessed_at,
                 recorded_at=now,
                 recorded_by=recorded_by.strip(),

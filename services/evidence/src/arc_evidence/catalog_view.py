@@ -6,12 +6,12 @@ import json
 import logging
 
 import sqlalchemy as sa
-from arc_contracts import OutcomeDefinedV1, ProficiencyScaleV1
-from arc_platform.consumer import Delivery
-from arc_platform.views import TrackedView
 from sqlalchemy.engine import Engine
 
+from arc_contracts import OutcomeDefinedV1, ProficiencyScaleV1
 from arc_evidence.domain import KnownOutcome
+from arc_platform.consumer import Delivery
+from arc_platform.views import TrackedView
 
 log = logging.getLogger(__name__)
 

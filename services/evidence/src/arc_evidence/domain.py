@@ -9,8 +9,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from arc_contracts import ProficiencyScaleV1
 from eventsourcing.domain import Aggregate, event
+
+from arc_contracts import ProficiencyScaleV1
 
 STUDENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://masteryarc.org/students")
 #: Clocks differ between a teacher's device and the server; beyond this, "assessed in the
@@ -79,16 +80,31 @@ class StudentEvidence(Aggregate):
     """All evidence of one student, totally ordered: concurrent writers to the same student
     meet optimistic concurrency control instead of losing updates."""
 
+    class Opened(Aggregate.Created):
+        student_id: str
+
+    class AttemptRecorded(Aggregate.Event):
+        student_id: str
+        attempt_id: str
+        outcome_id: str
+        outcome_revision: int
+        scale: dict[str, Any]
+        score: Decimal
+        assessed_at: datetime
+        recorded_at: datetime
+        recorded_by: str
+        traceparent: str
+
     @staticmethod
     def create_id(student_id: str) -> UUID:
         return student_aggregate_id(student_id)
 
-    @event("Opened")
+    @event(Opened)
     def __init__(self, student_id: str) -> None:
         self.student_id = student_id
         self.attempt_ids: list[str] = []
 
-    @event("AttemptRecorded")
+    @event(AttemptRecorded)
     def record_attempt(
         self,
         student_id: str,

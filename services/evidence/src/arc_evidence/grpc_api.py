@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import grpc
-from arc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from arc_platform.grpc_server import FieldViolation, abort_with
-from arc_platform.telemetry import current_traceparent
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from arc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from arc_evidence.application import EvidenceApplication, RejectedAttempt
 from arc_evidence.catalog_view import CatalogView
+from arc_platform.grpc_server import FieldViolation, abort_with
+from arc_platform.telemetry import current_traceparent
 
 
 def timestamp(value: datetime) -> Timestamp:

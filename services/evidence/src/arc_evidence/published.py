@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from arc_contracts import AttemptRecordedV1, ContractEvent, ProficiencyScaleV1
-
 from arc_evidence.domain import StudentEvidence
 
 

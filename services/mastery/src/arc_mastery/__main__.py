@@ -8,16 +8,15 @@ import logging
 
 from arc.mastery.v1 import mastery_pb2_grpc
 from arc_contracts import stream_name
+from arc_mastery import published
+from arc_mastery.application import MasteryApplication
+from arc_mastery.grpc_api import CONSUMED, MasteryServicer
 from arc_platform.bus import last_sequence
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
-
-from arc_mastery import published
-from arc_mastery.application import MasteryApplication
-from arc_mastery.grpc_api import CONSUMED, MasteryServicer
 
 CONTEXT = "mastery"
 log = logging.getLogger(__name__)

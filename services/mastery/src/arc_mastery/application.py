@@ -10,14 +10,14 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from arc_contracts import AttemptRecordedV1, OutcomeDefinedV1
-from arc_platform.consumer import Delivery, consuming_span
-from arc_platform.telemetry import current_traceparent
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import ProcessRecorder, Tracking
 from eventsourcing.utils import get_topic
 
+from arc_contracts import AttemptRecordedV1, OutcomeDefinedV1
 from arc_mastery.domain import KnownOutcome, StudentOutcomeMastery, mastery_id
+from arc_platform.consumer import Delivery, consuming_span
+from arc_platform.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
 
@@ -141,9 +141,8 @@ class MasteryApplication(Application[UUID]):
         for aggregate_id in ids:
             mastery: StudentOutcomeMastery = self.repository.get(aggregate_id)
             changes = sum(
-                1
+                isinstance(stored, StudentOutcomeMastery.LevelChanged)
                 for stored in self.events.get(aggregate_id)
-                if isinstance(stored, StudentOutcomeMastery.LevelChanged)
             )
             states.append(
                 MasteryState(

@@ -40,11 +40,31 @@ class StudentOutcomeMastery(Aggregate):
 
     METHOD = "most_recent"
 
+    class Started(Aggregate.Created):
+        student_id: str
+        outcome_id: str
+
+    class EvidenceApplied(Aggregate.Event):
+        attempt_id: str
+        score: Decimal
+        assessed_at: datetime
+
+    class LevelChanged(Aggregate.Event):
+        student_id: str
+        outcome_id: str
+        level: Decimal | None
+        previous_level: Decimal | None
+        mastered: bool
+        method: str
+        evidence_count: int
+        triggered_by_attempt_id: str
+        traceparent: str
+
     @staticmethod
     def create_id(student_id: str, outcome_id: str) -> UUID:
         return mastery_id(student_id, outcome_id)
 
-    @event("Started")
+    @event(Started)
     def __init__(self, student_id: str, outcome_id: str) -> None:
         self.student_id = student_id
         self.outcome_id = outcome_id
@@ -80,13 +100,13 @@ class StudentOutcomeMastery(Aggregate):
         )
         return True
 
-    @event("EvidenceApplied")
+    @event(EvidenceApplied)
     def apply_evidence(self, attempt_id: str, score: Decimal, assessed_at: datetime) -> None:
         self.evidence.append(
             CountedEvidence(attempt_id, score, assessed_at, applied_order=len(self.evidence))
         )
 
-    @event("LevelChanged")
+    @event(LevelChanged)
     def change_level(
         self,
         student_id: str,
@@ -110,17 +130,26 @@ class StudentOutcomeMastery(Aggregate):
 class KnownOutcome(Aggregate):
     """Mastery's copy of a catalog outcome (latest revision), from catalog events."""
 
+    class Learned(Aggregate.Created):
+        outcome_id: str
+        revision: int
+        mastery_threshold: Decimal
+
+    class Updated(Aggregate.Event):
+        revision: int
+        mastery_threshold: Decimal
+
     @staticmethod
     def create_id(outcome_id: str) -> UUID:
         return uuid5(MASTERY_NAMESPACE, f"outcome\x1f{outcome_id}")
 
-    @event("Learned")
+    @event(Learned)
     def __init__(self, outcome_id: str, revision: int, mastery_threshold: Decimal) -> None:
         self.outcome_id = outcome_id
         self.revision = revision
         self.mastery_threshold = mastery_threshold
 
-    @event("Updated")
+    @event(Updated)
     def update(self, revision: int, mastery_threshold: Decimal) -> None:
         self.revision = revision
         self.mastery_threshold = mastery_threshold

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import grpc
+
 from arc.mastery.v1 import mastery_pb2, mastery_pb2_grpc
 from arc_contracts import stream_name
-
 from arc_mastery.application import MasteryApplication
 from arc_mastery.domain import StudentOutcomeMastery
 

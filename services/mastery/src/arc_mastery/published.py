@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from arc_contracts import ContractEvent, MasteryChangedV1
-
 from arc_mastery.domain import StudentOutcomeMastery
 
 

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
+
 from arc.reporting.v1 import reporting_pb2_grpc
 from arc_platform.cli import run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.views import create_engine
-
 from arc_reporting.grpc_api import CONSUMED, ReportingServicer
 from arc_reporting.http_api import create_app
 from arc_reporting.read_model import ReportingReadModel
+
+
+class EmbeddedHttpServer(uvicorn.Server):
+    """uvicorn inside our process: signals belong to the service runner, not to uvicorn."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 class ReportingSettings(ServiceSettings):
@@ -29,7 +39,7 @@ async def serve(runtime: Runtime) -> Wiring:
     assert isinstance(settings, ReportingSettings)
     model = ReportingReadModel(create_engine(settings))
     servicer = ReportingServicer(model)
-    http = uvicorn.Server(
+    http = EmbeddedHttpServer(
         uvicorn.Config(
             create_app(model), host=settings.http_host, port=settings.http_port, log_level="warning"
         )

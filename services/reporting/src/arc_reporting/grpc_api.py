@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import grpc
-from arc.reporting.v1 import reporting_pb2, reporting_pb2_grpc
-from arc_contracts import stream_name
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from arc.reporting.v1 import reporting_pb2, reporting_pb2_grpc
+from arc_contracts import stream_name
 from arc_reporting.read_model import ReportingReadModel
 
 CONSUMED = ("catalog", "evidence", "mastery")

@@ -10,6 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
 from arc_contracts import (
     AttemptRecordedV1,
     ContractEvent,
@@ -19,7 +21,6 @@ from arc_contracts import (
 )
 from arc_platform.consumer import Delivery
 from arc_platform.views import TrackedView
-from sqlalchemy.engine import Engine
 
 log = logging.getLogger(__name__)
 metadata = sa.MetaData()
