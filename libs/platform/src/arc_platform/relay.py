@@ -120,7 +120,7 @@ class OutboxRelay:
                 id=event_id(notification.originator_id, notification.originator_version),
                 source=self.source,
                 type=contract.event_type(),
-                time=domain_event.timestamp,  # every stored aggregate event has one
+                time=domain_event.timestamp,  # type: ignore[attr-defined]
                 traceparent=telemetry.current_traceparent() or None,
             )
             span.set_attribute("messaging.message.id", envelope.id)
