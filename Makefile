@@ -32,7 +32,10 @@ $(STAMP): libs/protos/src/arc/.generated constraints.txt requirements-dev.txt $(
 demo: install
 	$(BIN)/python scripts/demo.py
 
+# The one test command (CI runs it through .ci/run with REQUIRE_POSTGRES=1).
 test: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 test-unit: install
@@ -52,7 +55,7 @@ typecheck: install
 	$(BIN)/mypy
 
 asyncapi: install
-	$(BIN)/python -m arc_contracts.asyncapi > docs/asyncapi.json
+	$(BIN)/python -m arc_platform.asyncapi > docs/asyncapi.json
 
 clean:
 	rm -rf $(VENV) var libs/protos/src/arc
