@@ -62,10 +62,11 @@ async def test_attempts_flow_to_mastery_and_reporting(stack: Stack, nats_url: st
         )
 
     await eventually(lambda: _async(len(changes) >= 2), what="two MasteryChanged events")
-    assert [(c.previous_level, c.level, c.mastered) for c in changes] == [
-        (None, Decimal(2), False),
-        (Decimal(2), Decimal(3), True),
+    assert [(c.before.value, c.after.value, c.after.status) for c in changes] == [
+        (None, Decimal(2), "approaching"),
+        (Decimal(2), Decimal(3), "mastered"),
     ]
+    assert changes[1].after.level_label == "Meets" and changes[1].cause.kind == "evidence"
     assert all(c.method == "most_recent" for c in changes)
 
     async def full_history() -> reporting_pb2.StudentOutcomeReport | None:

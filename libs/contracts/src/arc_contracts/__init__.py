@@ -1,20 +1,41 @@
 """Versioned event contracts of Mastery Arc. See README, "Events and subjects"."""
 
 from arc_contracts.base import ContractEvent, stream_name, stream_subjects
-from arc_contracts.catalog_v1 import OutcomeDefinedV1, ProficiencyScaleV1, ScaleLevelV1
+from arc_contracts.catalog_v1 import (
+    CourseDefinedV1,
+    CourseOutcomeV1,
+    GradeBandV1,
+    OutcomeDefinedV1,
+    PersonDefinedV1,
+    PolicyDefinedV1,
+    ProficiencyScaleV1,
+    ScaleDefinedV1,
+    ScaleLevelV1,
+    SectionDefinedV1,
+)
 from arc_contracts.envelope import Envelope, MalformedMessage, decode, encode
-from arc_contracts.evidence_v1 import AttemptRecordedV1
-from arc_contracts.mastery_v1 import MasteryChangedV1
+from arc_contracts.evidence_v1 import AttemptRecordedV1, AttemptVoidedV1
+from arc_contracts.mastery_v1 import MasteryCauseV1, MasteryChangedV1, MasteryValueV1
 
 __all__ = [
     "AttemptRecordedV1",
+    "AttemptVoidedV1",
     "ContractEvent",
+    "CourseDefinedV1",
+    "CourseOutcomeV1",
     "Envelope",
+    "GradeBandV1",
     "MalformedMessage",
+    "MasteryCauseV1",
     "MasteryChangedV1",
+    "MasteryValueV1",
     "OutcomeDefinedV1",
+    "PersonDefinedV1",
+    "PolicyDefinedV1",
     "ProficiencyScaleV1",
+    "ScaleDefinedV1",
     "ScaleLevelV1",
+    "SectionDefinedV1",
     "decode",
     "encode",
     "stream_name",

@@ -1,34 +1,74 @@
-"""Events the catalog publishes, version 1."""
+"""Events the catalog publishes, version 1.
+
+Every catalog event carries the *whole* current definition of what changed, with its revision,
+so a consumer keeps a local view from one event at a time and never calls the catalog back.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from arc_contracts.base import ContractEvent
 
 
-class ScaleLevelV1(BaseModel):
+class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+
+class ScaleLevelV1(_Part):
     value: Decimal
     label: str = Field(min_length=1)
+    colour: str | None = Field(None, description="CSS colour for charts, e.g. #1b9e77")
 
 
-class ProficiencyScaleV1(BaseModel):
-    """Ordered levels (lowest first) and the score at which an outcome counts as mastered."""
+class ProficiencyScaleV1(_Part):
+    """A scale scores are given on. ``levels`` scales accept only their level values; ``numeric``
+    scales accept any number from ``minimum`` to ``maximum`` (a multiple of ``step`` if set) and
+    use ``levels`` (possibly empty) only to label ranges."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+    scale_id: str = "default"
+    revision: int = Field(1, ge=1)
     name: str
-    levels: tuple[ScaleLevelV1, ...] = Field(min_length=2)
+    kind: Literal["levels", "numeric"] = "levels"
+    levels: tuple[ScaleLevelV1, ...] = ()
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    step: Decimal | None = None
     mastery_threshold: Decimal
+
+    @model_validator(mode="after")
+    def _has_a_range(self) -> ProficiencyScaleV1:
+        if self.kind == "levels" and len(self.levels) < 2:
+            raise ValueError("a levels scale needs at least two levels")
+        if self.kind == "numeric" and (self.minimum is None or self.maximum is None):
+            raise ValueError("a numeric scale needs minimum and maximum")
+        return self
+
+    @property
+    def low(self) -> Decimal:
+        return self.minimum if self.minimum is not None else self.levels[0].value
+
+    @property
+    def high(self) -> Decimal:
+        return self.maximum if self.maximum is not None else self.levels[-1].value
+
+
+class ScaleDefinedV1(ContractEvent):
+    """A proficiency scale was defined or revised."""
+
+    context: ClassVar[str] = "catalog"
+    name: ClassVar[str] = "scale_defined"
+    version: ClassVar[int] = 1
+
+    scale: ProficiencyScaleV1
 
 
 class OutcomeDefinedV1(ContractEvent):
-    """A learning outcome (competency, standard) was defined, or revised, with its scale."""
+    """A learning outcome (competency, standard) was defined, revised or retired; the event holds
+    its whole definition at ``revision``, including a copy of its scale."""
 
     context: ClassVar[str] = "catalog"
     name: ClassVar[str] = "outcome_defined"
@@ -39,3 +79,99 @@ class OutcomeDefinedV1(ContractEvent):
     statement: str
     scale: ProficiencyScaleV1
     revision: int = Field(ge=1, description="Revision of the outcome this event describes.")
+    framework_id: str | None = None
+    parent_id: str | None = Field(None, description="Group or parent outcome in the framework.")
+    description: str | None = None
+    grade_levels: tuple[str, ...] = ()
+    subject_area: str | None = Field(None, description="e.g. Mathematics")
+    tags: tuple[str, ...] = Field((), description="e.g. academic, habits-of-work")
+    aligned_to: tuple[str, ...] = Field((), description="Outcome ids this one is aligned to.")
+    retired: bool = False
+    case_identifier: str | None = None
+    case_uri: str | None = None
+
+
+class PolicyDefinedV1(ContractEvent):
+    """A calculation policy was set or changed, for the network, a course or an outcome."""
+
+    context: ClassVar[str] = "catalog"
+    name: ClassVar[str] = "policy_defined"
+    version: ClassVar[int] = 1
+
+    policy_id: str
+    revision: int = Field(ge=1)
+    scope: Literal["network", "course", "outcome"]
+    scope_id: str | None = Field(None, description="Course or outcome id; None for network.")
+    method: str = Field(description="A mastery calculation method name, e.g. decaying_average.")
+    params: dict[str, str] = Field(default_factory=dict)
+    excluded_evidence_tags: tuple[str, ...] = Field(
+        (), description="Evidence with any of these tags is shown but not counted."
+    )
+    academic_outcome_tags: tuple[str, ...] = Field(
+        (), description="Outcome tags that count toward the academic grade (empty: all)."
+    )
+    report_card: tuple[GradeBandV1, ...] = ()
+
+
+class GradeBandV1(_Part):
+    """Report-card conversion: a course value at or above ``minimum`` earns ``grade``."""
+
+    minimum: Decimal
+    grade: str
+    percent: Decimal | None = None
+
+
+class CourseOutcomeV1(_Part):
+    outcome_id: str
+    power: bool = False
+
+
+class CourseDefinedV1(ContractEvent):
+    """A course and the outcomes it assesses (power outcomes flagged)."""
+
+    context: ClassVar[str] = "catalog"
+    name: ClassVar[str] = "course_defined"
+    version: ClassVar[int] = 1
+
+    course_id: str
+    revision: int = Field(ge=1)
+    title: str
+    school_id: str | None = None
+    outcomes: tuple[CourseOutcomeV1, ...] = ()
+
+
+class SectionDefinedV1(ContractEvent):
+    """A section (class) of a course in a term, with its whole roster at ``revision``."""
+
+    context: ClassVar[str] = "catalog"
+    name: ClassVar[str] = "section_defined"
+    version: ClassVar[int] = 1
+
+    section_id: str
+    revision: int = Field(ge=1)
+    course_id: str
+    school_id: str | None = None
+    term_id: str | None = None
+    title: str
+    teacher_ids: tuple[str, ...] = ()
+    student_ids: tuple[str, ...] = ()
+
+
+class PersonDefinedV1(ContractEvent):
+    """A student, teacher, guardian or administrator, with their relationships."""
+
+    context: ClassVar[str] = "catalog"
+    name: ClassVar[str] = "person_defined"
+    version: ClassVar[int] = 1
+
+    person_id: str
+    revision: int = Field(ge=1)
+    role: Literal["student", "teacher", "guardian", "administrator"]
+    given_name: str
+    family_name: str
+    school_ids: tuple[str, ...] = ()
+    guardian_of: tuple[str, ...] = Field((), description="Student ids, for guardians.")
+    active: bool = True
+
+
+PolicyDefinedV1.model_rebuild()

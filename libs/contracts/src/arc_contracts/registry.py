@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from arc_contracts.base import ContractEvent
-from arc_contracts.catalog_v1 import OutcomeDefinedV1
-from arc_contracts.evidence_v1 import AttemptRecordedV1
+from arc_contracts.catalog_v1 import (
+    CourseDefinedV1,
+    OutcomeDefinedV1,
+    PersonDefinedV1,
+    PolicyDefinedV1,
+    ScaleDefinedV1,
+    SectionDefinedV1,
+)
+from arc_contracts.evidence_v1 import AttemptRecordedV1, AttemptVoidedV1
 from arc_contracts.mastery_v1 import MasteryChangedV1
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
+    ScaleDefinedV1,
     OutcomeDefinedV1,
+    PolicyDefinedV1,
+    CourseDefinedV1,
+    SectionDefinedV1,
+    PersonDefinedV1,
     AttemptRecordedV1,
+    AttemptVoidedV1,
     MasteryChangedV1,
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -39,8 +40,9 @@ def run_cli(
     on an ephemeral gRPC port, and stops when its work is done or on SIGTERM."""
     parser = argparse.ArgumentParser(prog=f"arc-{settings.service_name}")
     parser.add_argument("command", choices=sorted(commands), nargs="?", default="serve")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="the command's own arguments")
     args = parser.parse_args(argv)
     configure_logging(settings.service_name)
     if args.command != "serve":
-        settings = settings.model_copy(update={"grpc_port": 0})
-    asyncio.run(run(settings, commands[args.command]))
+        settings = settings.model_copy(update={"grpc_port": 0, "http_port": 0})
+    sys.exit(asyncio.run(run(settings, commands[args.command], args.args)))

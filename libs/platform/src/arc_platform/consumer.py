@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from opentelemetry import trace
 from arc_contracts import ContractEvent, Envelope, MalformedMessage, decode, stream_subjects
 from arc_contracts import stream_name as stream_of
 from arc_platform import telemetry
+from arc_platform.metrics import PlatformMetrics
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +84,8 @@ class TrackedConsumer:
         apply_batch: ApplyBatch,
         *,
         max_batch: int = 500,
+        metrics: PlatformMetrics | None = None,
+        lag_refresh_seconds: float = 5.0,
     ) -> None:
         self.js = js
         self.context = context
@@ -89,6 +94,11 @@ class TrackedConsumer:
         self.apply_batch = apply_batch
         self.max_batch = max_batch
         self.applied_count = 0
+        self.metrics = metrics or PlatformMetrics()
+        self.lag_refresh_seconds = lag_refresh_seconds
+        #: The stream's last sequence as last seen (message metadata or stream info).
+        self.stream_last_sequence = 0
+        self._lag_checked_at = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -100,6 +110,7 @@ class TrackedConsumer:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         position = await asyncio.to_thread(self.position_of, self.stream)
+        await self._refresh_lag(position)
         subscription = await self.js.subscribe(
             stream_subjects(self.context),
             stream=self.stream,
@@ -113,10 +124,13 @@ class TrackedConsumer:
             while not stop.is_set():
                 batch = await self._next_batch(subscription, position)
                 if not batch:
+                    if time.monotonic() - self._lag_checked_at >= self.lag_refresh_seconds:
+                        await self._refresh_lag(position)
                     continue
                 await asyncio.to_thread(self.apply_batch, batch)
                 position = batch[-1].sequence
                 self.applied_count += len(batch)
+                self._measure_applied(batch)
         finally:
             await subscription.unsubscribe()
 
@@ -132,6 +146,10 @@ class TrackedConsumer:
             messages.append(await subscription.next_msg(timeout=1.0))
         batch: list[Delivery] = []
         for msg in messages:
+            meta = msg.metadata
+            self.stream_last_sequence = max(
+                self.stream_last_sequence, meta.sequence.stream + (meta.num_pending or 0)
+            )
             delivery = to_delivery(msg)
             if delivery.sequence <= position:
                 raise RuntimeError(
@@ -140,3 +158,31 @@ class TrackedConsumer:
             position = delivery.sequence
             batch.append(delivery)
         return batch
+
+    def _measure_applied(self, batch: list[Delivery]) -> None:
+        """Count what was committed, how long after its source stored it, and the lag left."""
+        now = time.time()
+        for subject, count in Counter(d.subject for d in batch).items():
+            self.metrics.consumed.add(count, {"subject": subject, "stream": self.stream})
+        for delivery in batch:
+            if delivery.envelope is not None:
+                self.metrics.projection_latency.record(
+                    max(0.0, now - delivery.envelope.time.timestamp()),
+                    {"subject": delivery.subject, "stream": self.stream},
+                )
+        self._set_lag(batch[-1].sequence)
+
+    async def _refresh_lag(self, position: int) -> None:
+        """Ask the stream for its last sequence (when idle, or before subscribing)."""
+        self._lag_checked_at = time.monotonic()
+        try:
+            info = await self.js.stream_info(self.stream)
+        except Exception as exc:  # lag is informative; consuming goes on without it
+            log.debug("no stream info for %s: %s", self.stream, exc)
+            return
+        self.stream_last_sequence = int(info.state.last_seq)
+        self._set_lag(position)
+
+    def _set_lag(self, position: int) -> None:
+        lag = max(0, self.stream_last_sequence - position)
+        self.metrics.consumer_lag.set(lag, {"stream": self.stream})

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -22,6 +25,7 @@ from opentelemetry import trace
 
 from arc_contracts import ContractEvent, Envelope, encode, stream_name
 from arc_platform import telemetry
+from arc_platform.metrics import PlatformMetrics
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,15 @@ def event_id(originator_id: UUID | str, originator_version: int) -> str:
     return str(uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}"))
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """A publish waiting for its PubAck."""
+
+    subject: str
+    stored_at: datetime
+    ack: asyncio.Future[Any]
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -48,6 +61,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 0.2,
         ack_timeout_seconds: float = 10.0,
+        metrics: PlatformMetrics | None = None,
     ) -> None:
         self.app = app
         self.translate = translate
@@ -62,6 +76,9 @@ class OutboxRelay:
         self.published_count = 0
         self._wake = asyncio.Event()
         self._tracer = telemetry.tracer("arc.relay")
+        self.metrics = metrics or PlatformMetrics()
+        #: Highest notification id already counted as recorded (no double count on retries).
+        self._seen = 0
 
     def wake(self) -> None:
         """Called after a local write so the relay does not wait for its next poll."""
@@ -94,22 +111,43 @@ class OutboxRelay:
             self.batch_size,
             inclusive_of_start=False,
         )
+        backlog = {"stream": self.stream}
         if not notifications:
+            self.metrics.relay_backlog.set(0, backlog)
             return 0
-        acks = [await self._publish(n) for n in notifications]
-        pending = [ack for ack in acks if ack is not None]
-        if pending:
-            await asyncio.wait_for(asyncio.gather(*pending), self.ack_timeout_seconds)
+        newest = await asyncio.to_thread(self.app.recorder.max_notification_id) or 0
+        self.metrics.relay_backlog.set(max(0, newest - position), backlog)
+        sent = [s for s in [await self._publish(n) for n in notifications] if s is not None]
+        acks: list[Any] = []
+        if sent:
+            acks = await asyncio.wait_for(
+                asyncio.gather(*(s.ack for s in sent)), self.ack_timeout_seconds
+            )
+        self._measure_published(sent, acks)
         last = notifications[-1].id
         await asyncio.to_thread(self.tracker.insert_tracking, Tracking(self.tracking_name, last))
-        self.published_count += len(pending)
+        self.published_count += len(sent)
+        self.metrics.relay_backlog.set(max(0, newest - last), backlog)
         return len(notifications)
 
-    async def _publish(self, notification: Notification) -> asyncio.Future[Any] | None:
+    def _measure_published(self, sent: list[_Sent], acks: list[Any]) -> None:
+        now = time.time()
+        for item, ack in zip(sent, acks, strict=True):
+            duplicate = bool(getattr(ack, "duplicate", False))
+            self.metrics.published.add(1, {"subject": item.subject, "duplicate": duplicate})
+            self.metrics.relay_latency.record(
+                max(0.0, now - item.stored_at.timestamp()), {"subject": item.subject}
+            )
+
+    async def _publish(self, notification: Notification) -> _Sent | None:
         domain_event = self.app.mapper.to_domain_event(notification)
         contract = self.translate(domain_event)
+        first_read = notification.id > self._seen
+        self._seen = max(self._seen, notification.id)
         if contract is None:
             return None
+        if first_read:
+            self.metrics.recorded.add(1, {"subject": contract.subject()})
         parent = telemetry.context_from_traceparent(getattr(domain_event, "traceparent", None))
         with self._tracer.start_as_current_span(
             f"publish {contract.subject()}", context=parent, kind=trace.SpanKind.PRODUCER
@@ -128,4 +166,4 @@ class OutboxRelay:
             future: asyncio.Future[Any] = await self.js.publish_async(
                 subject, body, headers=headers, stream=self.stream
             )
-            return future
+            return _Sent(subject, envelope.time, future)

@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from arc_contracts.registry import CONTEXTS
-from arc_platform import bus, telemetry
+from arc_platform import bus, logs, telemetry
 from arc_platform.grpc_server import AddServicer, start_server
 from arc_platform.settings import ServiceSettings
 
@@ -29,6 +29,10 @@ class Runtime:
     nc: Client
     js: JetStreamContext
     stop: asyncio.Event
+    #: Arguments after the command (e.g. ``rebuild --into DIR``).
+    args: list[str] = field(default_factory=list)
+    #: What the process exits with once stopped (a command may set it, e.g. a failed check).
+    exit_code: int = 0
 
 
 @dataclass
@@ -42,16 +46,16 @@ class Wiring:
 
 
 def configure_logging(service: str) -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format=f"%(asctime)s {service} %(levelname)s %(name)s: %(message)s",
-    )
+    """JSON lines with service, level, logger, message, trace_id and span_id (see
+    :mod:`arc_platform.logs`)."""
+    logs.configure(service)
 
 
 async def run(
     settings: ServiceSettings,
     wire: Callable[[Runtime], Awaitable[Wiring]],
-) -> None:
+    args: list[str] | None = None,
+) -> int:
     telemetry.configure(settings.service_name)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -64,7 +68,8 @@ async def run(
         await bus.ensure_stream(
             js, context, settings.duplicate_window_seconds, settings.stream_replicas
         )
-    wiring = await wire(Runtime(settings, nc, js, stop))
+    runtime = Runtime(settings, nc, js, stop, list(args or []))
+    wiring = await wire(runtime)
     server, port = await start_server(
         settings.grpc_host, settings.grpc_port, wiring.servicers, wiring.service_names
     )
@@ -85,3 +90,4 @@ async def run(
     except Exception:
         # NATS may already be gone (e.g. stopped first on Ctrl-C): leave without draining.
         await nc.close()
+    return runtime.exit_code

@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
     )
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 0
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(0, description="HTTP/JSON API port (each service has its own default).")
     relay_enabled: bool = Field(True, description="Run the outbox relay inside the service.")
     relay_poll_seconds: float = Field(0.2, description="Relay polling interval when idle.")
     relay_batch_size: int = 500

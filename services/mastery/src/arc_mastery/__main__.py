@@ -1,19 +1,35 @@
-"""Composition root of the mastery service: ``serve``, ``relay``, and ``rebuild`` (replay the
-full history into a fresh store under ARC_DATA_DIR / ARC_DATABASE_SCHEMA and exit)."""
+"""Composition root of the mastery service.
+
+arc-mastery serve                      the projection, its APIs and its relay
+arc-mastery relay                      only the outbox relay
+arc-mastery rebuild [--into TARGET]    replay the full history into a fresh store, then
+                                       compare it with the live one (exit 1 on a difference)
+arc-mastery replay STUDENT [OUTCOME]   a student's history, step by step
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+import sys
+from datetime import UTC, datetime
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
 
 from arc.mastery.v1 import mastery_pb2_grpc
 from arc_contracts import stream_name
 from arc_mastery import published
 from arc_mastery.application import MasteryApplication
+from arc_mastery.audit import compare, replay
 from arc_mastery.grpc_api import CONSUMED, MasteryServicer
+from arc_mastery.http_api import create_app
 from arc_platform.bus import last_sequence
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
+from arc_platform.http import http_loop
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
@@ -25,6 +41,7 @@ log = logging.getLogger(__name__)
 class MasterySettings(ServiceSettings):
     service_name: str = "mastery"
     grpc_port: int = 50053
+    http_port: int = 8083
 
 
 def consumers(runtime: Runtime, app: MasteryApplication) -> list[TrackedConsumer]:
@@ -34,12 +51,14 @@ def consumers(runtime: Runtime, app: MasteryApplication) -> list[TrackedConsumer
 
 
 async def serve(runtime: Runtime) -> Wiring:
-    app = open_application(MasteryApplication, runtime.settings)
+    settings = runtime.settings
+    app = open_application(MasteryApplication, settings)
     relay = make_relay(runtime, app, published.translate, CONTEXT)
     app.on_recorded = relay.wake
     servicer = MasteryServicer(app)
     loops = [consumer.run for consumer in consumers(runtime, app)]
-    if runtime.settings.relay_enabled:
+    loops.append(http_loop(create_app(app), settings.http_host, settings.http_port))
+    if settings.relay_enabled:
         loops.append(relay.run)
     return Wiring(
         servicers=[
@@ -57,28 +76,90 @@ async def relay_only(runtime: Runtime) -> Wiring:
     return Wiring(servicers=[], service_names=[], loops=[relay.run], on_stop=[app.close])
 
 
+def rebuild_target(settings: ServiceSettings, into: str | None) -> ServiceSettings:
+    """A fresh store beside the live one: a folder (SQLite) or a schema (PostgreSQL)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    if settings.uses_postgres:
+        return settings.model_copy(
+            update={"database_schema": into or f"{settings.db_schema}_rebuild_{stamp}"}
+        )
+    folder = into or str(settings.data_dir / f"rebuild-{stamp}")
+    return settings.model_copy(update={"data_dir": folder})
+
+
 async def rebuild(runtime: Runtime) -> Wiring:
-    """Replay every consumed stream up to its current end into this (fresh) store, then stop.
-    Nothing is published: a rebuild is for checking and for moving to a new store."""
-    app = open_application(MasteryApplication, runtime.settings)
-    targets = {stream_name(c): await last_sequence(runtime.js, c) for c in CONSUMED}
+    """Replay every consumed stream up to its current end into a fresh store (nothing is
+    published), then compare with the live store and report any difference."""
+    parser = argparse.ArgumentParser(prog="arc-mastery rebuild")
+    parser.add_argument("--into", help="fresh SQLite folder or PostgreSQL schema")
+    parser.add_argument("--no-compare", action="store_true")
+    options = parser.parse_args(runtime.args)
+    target = rebuild_target(runtime.settings, options.into)
+    fresh = open_application(MasteryApplication, target)
+    ends = {stream_name(c): await last_sequence(runtime.js, c) for c in CONSUMED}
+    console = Console(stderr=True)
 
-    async def replay_then_stop(stop: asyncio.Event) -> None:
-        tasks = [asyncio.create_task(c.run(stop)) for c in consumers(runtime, app)]
-        while not stop.is_set():
-            done = {s: app.position(s) for s in targets}
-            total = sum(done.values())
-            print(f"rebuild: {total}/{sum(targets.values())} events", flush=True)
-            if all(done[s] >= target for s, target in targets.items()):
-                break
-            await asyncio.sleep(0.5)
-        runtime.stop.set()
+    async def replay_then_compare(stop: asyncio.Event) -> None:
+        tasks = [asyncio.create_task(c.run(stop)) for c in consumers(runtime, fresh)]
+        columns = (
+            *Progress.get_default_columns()[:1],
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=console, transient=False) as progress:
+            bar = progress.add_task("rebuilding mastery", total=sum(ends.values()))
+            while not all(fresh.position(s) >= end for s, end in ends.items()):
+                progress.update(bar, completed=sum(fresh.position(s) for s in ends))
+                await asyncio.sleep(0.2)
+            progress.update(bar, completed=sum(ends.values()))
+        stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if not options.no_compare:
+            runtime.exit_code = await asyncio.to_thread(report_differences, runtime, fresh, console)
+        runtime.stop.set()
 
-    return Wiring(servicers=[], service_names=[], loops=[replay_then_stop], on_stop=[app.close])
+    return Wiring(
+        servicers=[], service_names=[], loops=[replay_then_compare], on_stop=[fresh.close]
+    )
+
+
+def report_differences(runtime: Runtime, fresh: MasteryApplication, console: Console) -> int:
+    live = open_application(MasteryApplication, runtime.settings)
+    try:
+        differences = compare(live.all_states(), fresh.all_states())
+    finally:
+        live.close()
+    if not differences:
+        console.print("rebuild matches the live projection: no differences")
+        return 0
+    table = Table("student", "outcome", "live", "rebuilt", title="differences")
+    for d in differences:
+        table.add_row(d.student_id, d.outcome_id, str(d.live), str(d.rebuilt))
+    console.print(table)
+    return 1
+
+
+def print_replay(student_id: str, outcome_id: str | None) -> int:
+    settings = MasterySettings()
+    app = open_application(MasteryApplication, settings)
+    table = Table("when", "outcome", "event", "standing after", title=f"history of {student_id}")
+    steps = 0
+    for step in replay(app, student_id, outcome_id):
+        table.add_row(step.when, step.outcome_id, step.what, step.value_after)
+        steps += 1
+    app.close()
+    Console().print(table if steps else f"no mastery history for {student_id}")
+    return 0 if steps else 1
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "replay":
+        parser = argparse.ArgumentParser(prog="arc-mastery replay")
+        parser.add_argument("student_id")
+        parser.add_argument("outcome_id", nargs="?")
+        options = parser.parse_args(sys.argv[2:])
+        sys.exit(print_replay(options.student_id, options.outcome_id))
     run_cli(MasterySettings(), {"serve": serve, "relay": relay_only, "rebuild": rebuild})
 
 

@@ -1,11 +1,12 @@
-"""Mastery projection: applies evidence and catalog events, in stream order, and records each
+"""Mastery projection: applies evidence and catalog events in stream order, and records each
 batch's effects together with the stream position it reached (one transaction)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -14,12 +15,44 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import ProcessRecorder, Tracking
 from eventsourcing.utils import get_topic
 
-from arc_contracts import AttemptRecordedV1, OutcomeDefinedV1
-from arc_mastery.domain import KnownOutcome, StudentOutcomeMastery, mastery_id
+from arc_contracts import (
+    AttemptRecordedV1,
+    AttemptVoidedV1,
+    ContractEvent,
+    CourseDefinedV1,
+    OutcomeDefinedV1,
+    PolicyDefinedV1,
+    ProficiencyScaleV1,
+)
+from arc_mastery import policies, rollups
+from arc_mastery.domain import (
+    CatalogReplica,
+    MembershipIndex,
+    StudentOutcomeMastery,
+    index_id,
+    mastery_id,
+    scale_from_primitive,
+    scale_to_primitive,
+)
+from arc_mastery.rollups import RollUp
+from arc_mastery.standing import (
+    NO_EVIDENCE,
+    Evidence,
+    Explanation,
+    Level,
+    Policy,
+    Scale,
+    Standing,
+    assessed_by,
+    explain,
+    known_at,
+)
 from arc_platform.consumer import Delivery, consuming_span
 from arc_platform.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
+#: Policy params that configure roll-ups rather than the calculation method.
+ROLLUP_PARAMS = frozenset({"course_rollup", "parent_rollup"})
 
 
 @dataclass(frozen=True)
@@ -28,15 +61,63 @@ class MasteryState:
 
     student_id: str
     outcome_id: str
-    level: Decimal | None
-    mastered: bool
+    value: Decimal | None
+    status: str
     attempt_ids: tuple[str, ...]
-    level_changes: int
+    changes: int
+
+
+def scale_of(contract: ProficiencyScaleV1) -> Scale:
+    return Scale(
+        levels=tuple(Level(level.value, level.label) for level in contract.levels),
+        minimum=contract.low,
+        maximum=contract.high,
+        mastery_threshold=contract.mastery_threshold,
+        step=contract.step,
+        scale_id=contract.scale_id,
+        revision=contract.revision,
+    )
+
+
+class Batch:
+    """Aggregates touched while applying one batch: saved together with the new position."""
+
+    def __init__(self, app: MasteryApplication) -> None:
+        self.app = app
+        self.touched: dict[UUID, Any] = {}
+
+    def get(self, key: UUID) -> Any | None:
+        if key not in self.touched:
+            try:
+                self.touched[key] = self.app.repository.get(key)
+            except AggregateNotFoundError:
+                return None
+        return self.touched[key]
+
+    def add(self, aggregate: Any) -> Any:
+        self.touched[aggregate.id] = aggregate
+        return aggregate
+
+    def replica(self) -> CatalogReplica:
+        found: CatalogReplica | None = self.get(CatalogReplica.create_id())
+        return found or self.add(CatalogReplica())
+
+    def mastery(self, student_id: str, outcome_id: str) -> StudentOutcomeMastery:
+        found: StudentOutcomeMastery | None = self.get(mastery_id(student_id, outcome_id))
+        if found is not None:
+            return found
+        self.index("outcome", outcome_id).add(member=student_id)
+        self.index("student", student_id).add(member=outcome_id)
+        return self.add(StudentOutcomeMastery(student_id=student_id, outcome_id=outcome_id))
+
+    def index(self, kind: str, key: str) -> MembershipIndex:
+        found: MembershipIndex | None = self.get(index_id(kind, key))
+        return found or self.add(MembershipIndex(kind=kind, key=key))
 
 
 class MasteryApplication(Application[UUID]):
     name = "mastery"
-    env = {"AGGREGATE_CACHE_MAXSIZE": "20000"}
+    env = {"AGGREGATE_CACHE_MAXSIZE": "50000"}
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
         super().__init__(env)
@@ -53,66 +134,201 @@ class MasteryApplication(Application[UUID]):
     def position(self, stream: str) -> int:
         return self.process_recorder.max_tracking_id(stream) or 0
 
+    # --- applying events -------------------------------------------------------------------
+
     def apply_batch(self, batch: list[Delivery]) -> None:
         """Apply deliveries in order; one transaction records effects and the new position."""
-        touched: dict[UUID, Any] = {}
+        work = Batch(self)
         for delivery in batch:
             with consuming_span(delivery):
-                self._apply(delivery, touched)
+                self._apply(delivery, work)
         processing = ProcessingEvent[UUID](Tracking(batch[0].stream, batch[-1].sequence))
-        processing.collect_events(*touched.values())
+        processing.collect_events(*work.touched.values())
         self._record(processing)
         if processing.events:
             self.on_recorded()
 
-    def _apply(self, delivery: Delivery, touched: dict[UUID, Any]) -> None:
-        event = delivery.event
-        if isinstance(event, AttemptRecordedV1):
-            mastery = self._mastery(event.student_id, event.outcome_id, touched)
-            mastery.consider(
-                attempt_id=event.attempt_id,
-                score=event.score,
-                assessed_at=event.assessed_at,
-                mastery_threshold=event.scale.mastery_threshold,
-                traceparent=current_traceparent(),
-            )
-        elif isinstance(event, OutcomeDefinedV1):
-            self._learn_outcome(event, touched)
-        elif delivery.problem:
+    def _apply(self, delivery: Delivery, work: Batch) -> None:
+        event, envelope = delivery.event, delivery.envelope
+        if event is None or envelope is None:
             log.error(
                 "skipped malformed message %s#%s: %s",
                 delivery.stream,
                 delivery.sequence,
                 delivery.problem,
             )
+            return
+        handler = self._handlers().get(type(event))
+        if handler is not None:
+            handler(event, envelope.id, envelope.time, work)
 
-    def _mastery(
-        self, student_id: str, outcome_id: str, touched: dict[UUID, Any]
-    ) -> StudentOutcomeMastery:
-        key = mastery_id(student_id, outcome_id)
-        if key not in touched:
-            touched[key] = self.find_mastery(student_id, outcome_id) or StudentOutcomeMastery(
-                student_id=student_id, outcome_id=outcome_id
-            )
-        found: StudentOutcomeMastery = touched[key]
+    def _handlers(self) -> dict[type[ContractEvent], Callable[..., None]]:
+        return {
+            AttemptRecordedV1: self._on_attempt,
+            AttemptVoidedV1: self._on_void,
+            OutcomeDefinedV1: self._on_outcome,
+            PolicyDefinedV1: self._on_policy,
+            CourseDefinedV1: self._on_course,
+        }
+
+    def _on_attempt(
+        self, event: AttemptRecordedV1, event_id: str, _time: datetime, work: Batch
+    ) -> None:
+        mastery = work.mastery(event.student_id, event.outcome_id)
+        if mastery.knows(event.attempt_id):
+            log.warning("attempt %s already applied; ignored", event.attempt_id)
+            return
+        mastery.note(
+            attempt_id=event.attempt_id,
+            status=event.status,
+            score=event.score,
+            assessed_at=event.assessed_at,
+            recorded_at=event.recorded_at,
+            weight=event.weight,
+            tags=sorted({*event.tags}),
+            kind=event.assessment_kind,
+            supersedes=event.supersedes,
+            scale=scale_to_primitive(scale_of(event.scale)),
+            cause_event_id=event_id,
+        )
+        self._settle(mastery, work, "evidence", event_id, mastery.evidence[event.attempt_id])
+
+    def _on_void(self, event: AttemptVoidedV1, event_id: str, _time: datetime, work: Batch) -> None:
+        mastery = work.mastery(event.student_id, event.outcome_id)
+        if not mastery.knows(event.attempt_id):
+            log.error("void of unknown attempt %s ignored", event.attempt_id)
+            return
+        mastery.void(
+            attempt_id=event.attempt_id,
+            reason=event.reason,
+            voided_at=event.voided_at,
+            cause_event_id=event_id,
+        )
+        self._settle(mastery, work, "void", event_id, mastery.evidence[event.attempt_id])
+
+    def _on_outcome(
+        self, event: OutcomeDefinedV1, event_id: str, _t: datetime, work: Batch
+    ) -> None:
+        replica = work.replica()
+        if replica.outcome_revisions.get(event.outcome_id, 0) >= event.revision:
+            return
+        before = replica.scales.get(event.outcome_id)
+        scale = scale_of(event.scale)
+        replica.learn_outcome(
+            outcome_id=event.outcome_id,
+            revision=event.revision,
+            scale=scale_to_primitive(scale),
+            parent_id=event.parent_id,
+        )
+        if before is not None and _scale_rules(before) != _scale_rules(scale):
+            self._recompute([event.outcome_id], work, "scale_change", event_id)
+
+    def _on_policy(
+        self, event: PolicyDefinedV1, event_id: str, time: datetime, work: Batch
+    ) -> None:
+        replica = work.replica()
+        if replica.knows_policy(event.policy_id, event.revision):
+            return
+        replica.learn_policy(
+            policy_id=event.policy_id,
+            revision=event.revision,
+            scope=event.scope,
+            scope_id=event.scope_id,
+            method=event.method,
+            params={k: v for k, v in event.params.items() if k not in ROLLUP_PARAMS},
+            excluded_evidence_tags=sorted(event.excluded_evidence_tags),
+            rollup_params={k: v for k, v in event.params.items() if k in ROLLUP_PARAMS},
+            known_at=time,
+        )
+        affected = policies.outcomes_affected(
+            replica.policies[-1], replica.course_outcomes, self._indexed_outcomes(replica)
+        )
+        self._recompute(affected, work, "policy_change", event_id, policy_id=event.policy_id)
+
+    def _on_course(self, event: CourseDefinedV1, event_id: str, _t: datetime, work: Batch) -> None:
+        replica = work.replica()
+        if replica.course_revisions.get(event.course_id, 0) >= event.revision:
+            return
+        previous = set(replica.course_outcomes.get(event.course_id, []))
+        outcomes = [item.outcome_id for item in event.outcomes]
+        replica.learn_course(
+            course_id=event.course_id,
+            revision=event.revision,
+            outcomes=outcomes,
+            power=[item.outcome_id for item in event.outcomes if item.power],
+        )
+        # A course policy now reaches (or no longer reaches) these outcomes.
+        changed = sorted(previous.symmetric_difference(outcomes))
+        self._recompute(changed, work, "policy_change", event_id)
+
+    def _indexed_outcomes(self, replica: CatalogReplica) -> list[str]:
+        return sorted(replica.outcome_revisions)
+
+    def _recompute(
+        self,
+        outcome_ids: list[str],
+        work: Batch,
+        cause_kind: str,
+        event_id: str,
+        policy_id: str | None = None,
+    ) -> None:
+        for outcome_id in outcome_ids:
+            index: MembershipIndex | None = work.get(index_id("outcome", outcome_id))
+            for student_id in index.members if index else []:
+                mastery = work.mastery(student_id, outcome_id)
+                self._settle(mastery, work, cause_kind, event_id, None)
+
+    def _settle(
+        self,
+        mastery: StudentOutcomeMastery,
+        work: Batch,
+        cause_kind: str,
+        event_id: str,
+        attempt: Evidence | None,
+    ) -> None:
+        replica = work.replica()
+        explanation = self._explain(replica, mastery, list(mastery.evidence.values()))
+        mastery.settle(
+            explanation,
+            cause_kind=cause_kind,
+            cause_event_id=event_id,
+            attempt=attempt,
+            traceparent=current_traceparent(),
+        )
+
+    def _explain(
+        self,
+        replica: CatalogReplica,
+        mastery: StudentOutcomeMastery,
+        items: list[Evidence],
+        policy_at: datetime | None = None,
+    ) -> Explanation:
+        return explain(
+            items,
+            self._policy(replica, mastery.outcome_id, policy_at),
+            self._scale(replica, mastery),
+        )
+
+    def _policy(self, replica: CatalogReplica, outcome_id: str, at: datetime | None) -> Policy:
+        return policies.resolve(
+            replica.policies, outcome_id, replica.courses_assessing(outcome_id), at
+        )
+
+    def _scale(self, replica: CatalogReplica, mastery: StudentOutcomeMastery) -> Scale:
+        known = replica.scales.get(mastery.outcome_id)
+        if known is not None:
+            return known
+        assert mastery.last_scale is not None, "mastery without evidence has no scale"
+        return scale_from_primitive(mastery.last_scale)
+
+    # --- queries ---------------------------------------------------------------------------
+
+    def replica(self) -> CatalogReplica:
+        try:
+            found: CatalogReplica = self.repository.get(CatalogReplica.create_id())
+        except AggregateNotFoundError:
+            return CatalogReplica()
         return found
-
-    def _learn_outcome(self, event: OutcomeDefinedV1, touched: dict[UUID, Any]) -> None:
-        key = KnownOutcome.create_id(event.outcome_id)
-        outcome: KnownOutcome | None = touched.get(key)
-        if outcome is None:
-            try:
-                outcome = self.repository.get(key)
-            except AggregateNotFoundError:
-                touched[key] = KnownOutcome(
-                    outcome_id=event.outcome_id,
-                    revision=event.revision,
-                    mastery_threshold=event.scale.mastery_threshold,
-                )
-                return
-        if event.revision > outcome.revision:
-            outcome.update(revision=event.revision, mastery_threshold=event.scale.mastery_threshold)
-            touched[key] = outcome
 
     def find_mastery(self, student_id: str, outcome_id: str) -> StudentOutcomeMastery | None:
         try:
@@ -121,37 +337,132 @@ class MasteryApplication(Application[UUID]):
             return None
         return found
 
+    def explanation(
+        self,
+        student_id: str,
+        outcome_id: str,
+        *,
+        as_known_at: datetime | None = None,
+        as_assessed_by: datetime | None = None,
+    ) -> Explanation | None:
+        """Why the student stands where they do — now, as known at a moment (evidence recorded
+        by then, the policy then in force), or as assessed by a date (all we know now)."""
+        mastery = self.find_mastery(student_id, outcome_id)
+        if mastery is None:
+            return None
+        items = list(mastery.evidence.values())
+        if as_known_at is not None:
+            items = known_at(items, as_known_at)
+        if as_assessed_by is not None:
+            items = assessed_by(items, as_assessed_by)
+        return self._explain(self.replica(), mastery, items, policy_at=as_known_at)
+
+    def standings_of(self, student_id: str, outcome_ids: list[str]) -> dict[str, Standing]:
+        found = {}
+        for outcome_id in outcome_ids:
+            mastery = self.find_mastery(student_id, outcome_id)
+            if mastery is not None:
+                found[outcome_id] = mastery.standing
+        return found
+
+    def outcomes_of_student(self, student_id: str) -> list[str]:
+        try:
+            index: MembershipIndex = self.repository.get(index_id("student", student_id))
+        except AggregateNotFoundError:
+            return []
+        return list(index.members)
+
+    def history(self, student_id: str, outcome_id: str) -> list[Any]:
+        return list(self.events.get(mastery_id(student_id, outcome_id)))
+
     def all_states(self) -> list[MasteryState]:
-        """Every student-outcome pair, read back from the store (for audits and rebuild checks)."""
-        ids: dict[UUID, None] = {}
-        position = 0
-        while True:
-            notes = self.recorder.select_notifications(
-                position,
-                1000,
-                topics=[get_topic(StudentOutcomeMastery.Started)],
-                inclusive_of_start=False,
-            )
-            if not notes:
-                break
-            for note in notes:
-                ids[UUID(str(note.originator_id))] = None
-            position = notes[-1].id
+        """Every student-outcome pair, read back from the store (for rebuild comparisons)."""
         states = []
-        for aggregate_id in ids:
+        for aggregate_id in self._mastery_ids():
             mastery: StudentOutcomeMastery = self.repository.get(aggregate_id)
             changes = sum(
-                isinstance(stored, StudentOutcomeMastery.LevelChanged)
+                isinstance(stored, StudentOutcomeMastery.StandingChanged)
                 for stored in self.events.get(aggregate_id)
             )
             states.append(
                 MasteryState(
                     mastery.student_id,
                     mastery.outcome_id,
-                    mastery.level,
-                    mastery.mastered,
-                    tuple(mastery.attempt_ids),
+                    mastery.standing.value,
+                    mastery.standing.status,
+                    tuple(mastery.evidence),
                     changes,
                 )
             )
         return sorted(states, key=lambda s: (s.student_id, s.outcome_id))
+
+    def _mastery_ids(self) -> Iterator[UUID]:
+        position = 0
+        topic = get_topic(StudentOutcomeMastery.Started)
+        while True:
+            notes = self.recorder.select_notifications(
+                position, 1000, topics=[topic], inclusive_of_start=False
+            )
+            if not notes:
+                return
+            for note in notes:
+                yield UUID(str(note.originator_id))
+            position = notes[-1].id
+
+
+def _scale_rules(scale: Scale) -> tuple[object, ...]:
+    """What of a scale changes standings (not its name)."""
+    return (scale.levels, scale.minimum, scale.maximum, scale.mastery_threshold, scale.step)
+
+
+class UnknownScope(LookupError):
+    """The course or outcome asked about is unknown to mastery's copy of the catalog."""
+
+    def __init__(self, field: str, description: str) -> None:
+        super().__init__(f"{field}: {description}")
+        self.field = field
+        self.description = description
+
+
+def course_rollup(app: MasteryApplication, student_id: str, course_id: str) -> RollUp:
+    """The course-level standing by the course's (or network's) ``course_rollup`` rule
+    (default ``mean``)."""
+    replica = app.replica()
+    if course_id not in replica.course_outcomes:
+        raise UnknownScope("course_id", f"unknown course {course_id!r}")
+    outcomes = replica.course_outcomes[course_id]
+    rule = _rollup_rule(replica, "course_rollup", "course", course_id, default="mean")
+    standings = app.standings_of(student_id, outcomes)
+    threshold = _threshold(replica, outcomes)
+    return rollups.course_rollup(rule, standings, replica.course_power[course_id], threshold)
+
+
+def parent_rollup(app: MasteryApplication, student_id: str, outcome_id: str) -> RollUp:
+    """A parent outcome's standing from its children by the ``parent_rollup`` rule (outcome,
+    then network policy; default ``all_children_mastered``)."""
+    replica = app.replica()
+    children = replica.children_of(outcome_id)
+    if not children:
+        raise UnknownScope("outcome_id", f"{outcome_id!r} has no child outcomes")
+    rule = _rollup_rule(
+        replica, "parent_rollup", "outcome", outcome_id, default="all_children_mastered"
+    )
+    standings = {c: s for c, s in app.standings_of(student_id, children).items()}
+    for child in children:
+        standings.setdefault(child, NO_EVIDENCE)
+    return rollups.parent_rollup(rule, standings, _threshold(replica, children))
+
+
+def _rollup_rule(replica: CatalogReplica, key: str, scope: str, scope_id: str, default: str) -> str:
+    for candidate in ((scope, scope_id), ("network", None)):
+        rule = replica.rollup_params.get(candidate, {}).get(key)
+        if rule:
+            return rule
+    return default
+
+
+def _threshold(replica: CatalogReplica, outcomes: list[str]) -> Decimal:
+    for outcome_id in outcomes:
+        if outcome_id in replica.scales:
+            return replica.scales[outcome_id].mastery_threshold
+    return Decimal(3)

@@ -1,63 +1,114 @@
-"""Mastery domain: a student's level on one outcome, recalculated from the counted evidence in
-time order. Pure Python, no I/O; the calculation itself is a named method (see ``methods``)."""
+"""Mastery aggregates: each student's standing on each outcome, and mastery's copy of what it
+needs from the catalog. The rules live in ``standing``, ``policies`` and ``methods``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from arc_mastery.policies import PolicyRecord
+from arc_mastery.standing import NO_EVIDENCE, Evidence, Explanation, Level, Scale, Standing
+
 MASTERY_NAMESPACE = uuid5(NAMESPACE_URL, "https://masteryarc.org/mastery")
-
-
-@dataclass(frozen=True)
-class CountedEvidence:
-    attempt_id: str
-    score: Decimal
-    assessed_at: datetime
-    applied_order: int
-
-
-def in_time_order(evidence: list[CountedEvidence]) -> list[CountedEvidence]:
-    """Oldest first by when the student showed it; ties keep the order evidence arrived."""
-    return sorted(evidence, key=lambda item: (item.assessed_at, item.applied_order))
-
-
-def most_recent(evidence: list[CountedEvidence]) -> Decimal | None:
-    ordered = in_time_order(evidence)
-    return ordered[-1].score if ordered else None
+CATALOG_REPLICA_ID = uuid5(MASTERY_NAMESPACE, "catalog-replica")
 
 
 def mastery_id(student_id: str, outcome_id: str) -> UUID:
     return uuid5(MASTERY_NAMESPACE, f"{student_id}\x1f{outcome_id}")
 
 
-class StudentOutcomeMastery(Aggregate):
-    """One student's mastery of one outcome: the evidence applied and the level it gives."""
+def index_id(kind: str, key: str) -> UUID:
+    return uuid5(MASTERY_NAMESPACE, f"index\x1f{kind}\x1f{key}")
 
-    METHOD = "most_recent"
+
+def standing_to_primitive(standing: Standing) -> dict[str, Any]:
+    return {
+        "value": standing.value,
+        "level": standing.level.value if standing.level else None,
+        "level_label": standing.level.label if standing.level else None,
+        "status": standing.status,
+        "evidence_count": standing.evidence_count,
+    }
+
+
+def standing_from_primitive(data: dict[str, Any]) -> Standing:
+    level = data.get("level")
+    return Standing(
+        value=None if data.get("value") is None else Decimal(data["value"]),
+        level=None if level is None else Level(Decimal(level), data.get("level_label") or ""),
+        status=data["status"],
+        evidence_count=int(data["evidence_count"]),
+    )
+
+
+def scale_to_primitive(scale: Scale) -> dict[str, Any]:
+    return {
+        "levels": [{"value": lv.value, "label": lv.label} for lv in scale.levels],
+        "minimum": scale.minimum,
+        "maximum": scale.maximum,
+        "mastery_threshold": scale.mastery_threshold,
+        "step": scale.step,
+        "scale_id": scale.scale_id,
+        "revision": scale.revision,
+    }
+
+
+def scale_from_primitive(data: dict[str, Any]) -> Scale:
+    return Scale(
+        levels=tuple(Level(Decimal(lv["value"]), lv["label"]) for lv in data["levels"]),
+        minimum=Decimal(data["minimum"]),
+        maximum=Decimal(data["maximum"]),
+        mastery_threshold=Decimal(data["mastery_threshold"]),
+        step=None if data.get("step") is None else Decimal(data["step"]),
+        scale_id=data.get("scale_id", "default"),
+        revision=int(data.get("revision", 1)),
+    )
+
+
+class StudentOutcomeMastery(Aggregate):
+    """One student's evidence on one outcome, and the standing it gives."""
 
     class Started(Aggregate.Created):
         student_id: str
         outcome_id: str
 
-    class EvidenceApplied(Aggregate.Event):
+    class EvidenceNoted(Aggregate.Event):
         attempt_id: str
-        score: Decimal
+        status: str
+        score: Decimal | None
         assessed_at: datetime
+        recorded_at: datetime
+        weight: Decimal
+        tags: list[str]
+        kind: str
+        supersedes: str | None
+        scale: dict[str, Any]
+        cause_event_id: str
 
-    class LevelChanged(Aggregate.Event):
+    class EvidenceVoided(Aggregate.Event):
+        attempt_id: str
+        reason: str
+        voided_at: datetime
+        cause_event_id: str
+
+    class StandingChanged(Aggregate.Event):
         student_id: str
         outcome_id: str
-        level: Decimal | None
-        previous_level: Decimal | None
-        mastered: bool
+        before: dict[str, Any]
+        after: dict[str, Any]
         method: str
-        evidence_count: int
-        triggered_by_attempt_id: str
+        params: dict[str, str]
+        policy_id: str | None
+        policy_revision: int | None
+        cause_kind: str
+        cause_event_id: str
+        attempt_id: str | None
+        assessed_at: datetime | None
+        recorded_at: datetime | None
         traceparent: str
 
     @staticmethod
@@ -68,88 +119,228 @@ class StudentOutcomeMastery(Aggregate):
     def __init__(self, student_id: str, outcome_id: str) -> None:
         self.student_id = student_id
         self.outcome_id = outcome_id
-        self.evidence: list[CountedEvidence] = []
-        self.level: Decimal | None = None
-        self.mastered = False
+        self.evidence: dict[str, Evidence] = {}
+        self.standing: Standing = NO_EVIDENCE
+        self.last_scale: dict[str, Any] | None = None
 
-    def consider(
+    @event(EvidenceNoted)
+    def note(
         self,
-        *,
         attempt_id: str,
-        score: Decimal,
+        status: str,
+        score: Decimal | None,
         assessed_at: datetime,
-        mastery_threshold: Decimal,
+        recorded_at: datetime,
+        weight: Decimal,
+        tags: list[str],
+        kind: str,
+        supersedes: str | None,
+        scale: dict[str, Any],
+        cause_event_id: str,
+    ) -> None:
+        self.evidence[attempt_id] = Evidence(
+            attempt_id,
+            status,
+            score,
+            assessed_at,
+            recorded_at,
+            weight,
+            frozenset(tags),
+            kind,
+            supersedes,
+        )
+        self.last_scale = scale
+
+    def knows(self, attempt_id: str) -> bool:
+        return attempt_id in self.evidence
+
+    @event(EvidenceVoided)
+    def void(self, attempt_id: str, reason: str, voided_at: datetime, cause_event_id: str) -> None:
+        item = self.evidence[attempt_id]
+        self.evidence[attempt_id] = Evidence(
+            item.attempt_id,
+            item.status,
+            item.score,
+            item.assessed_at,
+            item.recorded_at,
+            item.weight,
+            item.tags,
+            item.kind,
+            item.supersedes,
+            voided_at,
+            reason,
+        )
+
+    def settle(
+        self,
+        explanation: Explanation,
+        *,
+        cause_kind: str,
+        cause_event_id: str,
+        attempt: Evidence | None,
         traceparent: str,
     ) -> bool:
-        """Apply one attempt; record a level change when the level moves. True if it moved."""
-        self.apply_evidence(attempt_id=attempt_id, score=score, assessed_at=assessed_at)
-        level = most_recent(self.evidence)
-        mastered = level is not None and level >= mastery_threshold
-        if level == self.level and mastered == self.mastered:
+        """Record the new standing if it differs from the current one. True if it changed."""
+        if explanation.standing.same_as(self.standing):
             return False
-        self.change_level(
+        self.change(
             student_id=self.student_id,
             outcome_id=self.outcome_id,
-            level=level,
-            previous_level=self.level,
-            mastered=mastered,
-            method=self.METHOD,
-            evidence_count=len(self.evidence),
-            triggered_by_attempt_id=attempt_id,
+            before=standing_to_primitive(self.standing),
+            after=standing_to_primitive(explanation.standing),
+            method=explanation.method,
+            params=explanation.params,
+            policy_id=explanation.policy_id,
+            policy_revision=explanation.policy_revision,
+            cause_kind=cause_kind,
+            cause_event_id=cause_event_id,
+            attempt_id=attempt.attempt_id if attempt else None,
+            assessed_at=attempt.assessed_at if attempt else None,
+            recorded_at=attempt.recorded_at if attempt else None,
             traceparent=traceparent,
         )
         return True
 
-    @event(EvidenceApplied)
-    def apply_evidence(self, attempt_id: str, score: Decimal, assessed_at: datetime) -> None:
-        self.evidence.append(
-            CountedEvidence(attempt_id, score, assessed_at, applied_order=len(self.evidence))
-        )
-
-    @event(LevelChanged)
-    def change_level(
+    @event(StandingChanged)
+    def change(
         self,
         student_id: str,
         outcome_id: str,
-        level: Decimal | None,
-        previous_level: Decimal | None,
-        mastered: bool,
+        before: dict[str, Any],
+        after: dict[str, Any],
         method: str,
-        evidence_count: int,
-        triggered_by_attempt_id: str,
+        params: dict[str, str],
+        policy_id: str | None,
+        policy_revision: int | None,
+        cause_kind: str,
+        cause_event_id: str,
+        attempt_id: str | None,
+        assessed_at: datetime | None,
+        recorded_at: datetime | None,
         traceparent: str,
     ) -> None:
-        self.level = level
-        self.mastered = mastered
-
-    @property
-    def attempt_ids(self) -> list[str]:
-        return [item.attempt_id for item in self.evidence]
+        self.standing = standing_from_primitive(after)
 
 
-class KnownOutcome(Aggregate):
-    """Mastery's copy of a catalog outcome (latest revision), from catalog events."""
+class MembershipIndex(Aggregate):
+    """Who has mastery records on an outcome, or which outcomes a student has: what a policy or
+    scale change must recompute, and what a replay walks through."""
 
-    class Learned(Aggregate.Created):
-        outcome_id: str
-        revision: int
-        mastery_threshold: Decimal
+    class Opened(Aggregate.Created):
+        kind: str
+        key: str
 
-    class Updated(Aggregate.Event):
-        revision: int
-        mastery_threshold: Decimal
+    class Added(Aggregate.Event):
+        member: str
 
     @staticmethod
-    def create_id(outcome_id: str) -> UUID:
-        return uuid5(MASTERY_NAMESPACE, f"outcome\x1f{outcome_id}")
+    def create_id(kind: str, key: str) -> UUID:
+        return index_id(kind, key)
 
-    @event(Learned)
-    def __init__(self, outcome_id: str, revision: int, mastery_threshold: Decimal) -> None:
-        self.outcome_id = outcome_id
-        self.revision = revision
-        self.mastery_threshold = mastery_threshold
+    @event(Opened)
+    def __init__(self, kind: str, key: str) -> None:
+        self.kind = kind
+        self.key = key
+        self.members: list[str] = []
 
-    @event(Updated)
-    def update(self, revision: int, mastery_threshold: Decimal) -> None:
-        self.revision = revision
-        self.mastery_threshold = mastery_threshold
+    @event(Added)
+    def add(self, member: str) -> None:
+        self.members.append(member)
+
+
+class CatalogReplica(Aggregate):
+    """Mastery's copy of the catalog: outcome scales and parents, courses, and every policy
+    revision with the moment mastery learned it (for "as known at" questions)."""
+
+    class Opened(Aggregate.Created):
+        pass
+
+    class OutcomeLearned(Aggregate.Event):
+        outcome_id: str
+        revision: int
+        scale: dict[str, Any]
+        parent_id: str | None
+
+    class CourseLearned(Aggregate.Event):
+        course_id: str
+        revision: int
+        outcomes: list[str]
+        power: list[str]
+
+    class PolicyLearned(Aggregate.Event):
+        policy_id: str
+        revision: int
+        scope: str
+        scope_id: str | None
+        method: str
+        params: dict[str, str]
+        excluded_evidence_tags: list[str]
+        rollup_params: dict[str, str]
+        known_at: datetime
+
+    @staticmethod
+    def create_id() -> UUID:
+        return CATALOG_REPLICA_ID
+
+    @event(Opened)
+    def __init__(self) -> None:
+        self.outcome_revisions: dict[str, int] = {}
+        self.scales: dict[str, Scale] = {}
+        self.parents: dict[str, str | None] = {}
+        self.course_revisions: dict[str, int] = {}
+        self.course_outcomes: dict[str, list[str]] = {}
+        self.course_power: dict[str, list[str]] = {}
+        self.policies: list[PolicyRecord] = []
+        self.rollup_params: dict[tuple[str, str | None], dict[str, str]] = {}
+
+    @event(OutcomeLearned)
+    def learn_outcome(
+        self, outcome_id: str, revision: int, scale: dict[str, Any], parent_id: str | None
+    ) -> None:
+        self.outcome_revisions[outcome_id] = revision
+        self.scales[outcome_id] = scale_from_primitive(scale)
+        self.parents[outcome_id] = parent_id
+
+    @event(CourseLearned)
+    def learn_course(
+        self, course_id: str, revision: int, outcomes: list[str], power: list[str]
+    ) -> None:
+        self.course_revisions[course_id] = revision
+        self.course_outcomes[course_id] = outcomes
+        self.course_power[course_id] = power
+
+    @event(PolicyLearned)
+    def learn_policy(
+        self,
+        policy_id: str,
+        revision: int,
+        scope: str,
+        scope_id: str | None,
+        method: str,
+        params: dict[str, str],
+        excluded_evidence_tags: list[str],
+        rollup_params: dict[str, str],
+        known_at: datetime,
+    ) -> None:
+        self.policies.append(
+            PolicyRecord(
+                policy_id,
+                revision,
+                scope,
+                scope_id,
+                method,
+                tuple(sorted(params.items())),
+                frozenset(excluded_evidence_tags),
+                known_at,
+            )
+        )
+        self.rollup_params[(scope, scope_id)] = rollup_params
+
+    def knows_policy(self, policy_id: str, revision: int) -> bool:
+        return any(p.policy_id == policy_id and p.revision >= revision for p in self.policies)
+
+    def courses_assessing(self, outcome_id: str) -> list[str]:
+        return sorted(c for c, outcomes in self.course_outcomes.items() if outcome_id in outcomes)
+
+    def children_of(self, outcome_id: str) -> list[str]:
+        return sorted(o for o, parent in self.parents.items() if parent == outcome_id)

@@ -1,6 +1,7 @@
 """Calculation methods: how a student's scores on one outcome become one mastery value.
 
-Pure functions of their input, standard library only, no I/O.
+Pure functions of their input, standard library only, no I/O. Each method is documented
+with its formula and a worked example in ``docs/calculation-methods.md``.
 
 Conventions shared by every method:
 
@@ -10,9 +11,13 @@ Conventions shared by every method:
 * Every score must lie within the scale's range; a score outside it is a data error and raises
   ``ValueError`` rather than producing a silently wrong value.
 * No scores at all gives no value and the status ``NO_EVIDENCE``, for every method.
-* Arithmetic is done in ``Decimal`` with 28 significant digits; every value is quantized to
-  4 decimal places rounding half away from zero (``ROUND_HALF_UP``), never with ``round()``.
+* Arithmetic is exact (``fractions.Fraction`` over the exact ``Decimal`` scores), so no
+  intermediate step is ever rounded. Only the final value is rounded, once, to 2 decimal
+  places, half away from zero (4.125 -> 4.13, -4.125 -> -4.13), never with ``round()``.
   The trend fits (power law, true score) use float ``log``/``exp`` internally.
+* Each calculation also says how much each input score weighs in the result
+  (``Calculation.contributions``): for every method that is a weighted sum of the scores,
+  Σ contributionᵢ·sᵢ is exactly the unrounded result and the contributions sum to 1.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ import math
 import statistics
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, InvalidOperation, localcontext
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation, localcontext
+from fractions import Fraction
 from typing import ClassVar, TypeAlias
 
 __all__ = [
+    "DECIMAL_PLACES",
     "DEFAULT_W",
     "METHOD_NAMES",
     "AssessmentWeighted",
@@ -52,30 +59,75 @@ __all__ = [
     "WindowedMode",
     "mastered",
     "method_from_spec",
+    "round_final",
 ]
 
 #: Default weight of the newest score for ``weighted_average`` and ``decaying_average``.
 DEFAULT_W = Decimal("0.65")
+#: Significant digits of a contribution whose exact value has no finite decimal form (1/3).
 PRECISION = 28
-QUANTUM = Decimal("0.0001")
+#: Final values are rounded to this many decimal places (and only final values).
+DECIMAL_PLACES = 2
+QUANTUM = Decimal(1).scaleb(-DECIMAL_PLACES)
 #: Total absolute errors closer than this are treated as equal when choosing a trend model.
-_ERROR_TOLERANCE = Decimal("1e-9")
+_ERROR_TOLERANCE = Fraction(1, 10**9)
 
 ParamValue: TypeAlias = str | int | float | Decimal
+#: A number the methods compute with: exact, so nothing is rounded before the end.
+Exact: TypeAlias = Fraction
 
 
 def _context() -> Context:
     return Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)
 
 
-def _quantize(value: Decimal) -> Decimal:
-    """``value`` to 4 decimal places, ties away from zero."""
-    return value.quantize(QUANTUM, rounding=ROUND_HALF_UP, context=_context())
+def round_final(value: Decimal | Fraction, places: int = DECIMAL_PLACES) -> Decimal:
+    """``value`` rounded to ``places`` decimals, ties away from zero, computed exactly.
+
+    4.125 -> 4.13 and -4.125 -> -4.13 (Python's ``round(4.125, 2)`` gives 4.12: binary floats
+    and banker's rounding). Works on the exact value, so 1/3 -> 0.33 and 0.125 -> 0.13; a
+    result of zero is never negative ("-0.004" -> "0.00").
+    """
+    exact = Fraction(value)
+    scaled = abs(exact) * 10**places
+    whole, remainder = divmod(scaled.numerator, scaled.denominator)
+    if 2 * remainder >= scaled.denominator:
+        whole += 1
+    sign = "-" if exact < 0 and whole else ""
+    return Decimal(f"{sign}{whole}E-{places}")
 
 
-def _fmt(value: Decimal) -> str:
-    """A number as a person writes it: 3.3000 -> "3.3", 3.0000 -> "3", no exponent."""
-    text = f"{value.normalize(_context()):f}"
+def _quantize(value: Decimal | Fraction) -> Decimal:
+    """The final value: ``round_final`` to 2 places. Only ever applied to final values."""
+    return round_final(value)
+
+
+def _as_decimal(value: Fraction) -> Decimal:
+    """``value`` as a Decimal: exact when its decimal expansion ends (1/8 -> 0.125,
+    0.35³ -> 0.042875), otherwise to 28 significant digits (1/3 -> 0.3333…3)."""
+    denominator = value.denominator
+    twos = fives = 0
+    while denominator % 2 == 0:
+        denominator //= 2
+        twos += 1
+    while denominator % 5 == 0:
+        denominator //= 5
+        fives += 1
+    if denominator == 1:
+        places = max(twos, fives)
+        digits = value.numerator * (10**places // value.denominator)
+        return Decimal(f"{digits}E-{places}")  # no trailing zeros: digits is not a multiple of 10
+    with localcontext(_context()):
+        return Decimal(value.numerator) / Decimal(value.denominator)
+
+
+def _fmt(value: Decimal | Fraction) -> str:
+    """A number as a person writes it: 3.30 -> "3.3", 3.00 -> "3", no exponent.
+
+    An exact intermediate (a Fraction) is shown rounded to 2 places like a final value.
+    """
+    shown = round_final(value) if isinstance(value, Fraction) else value
+    text = f"{shown.normalize(_context()):f}"
     return "0" if text == "-0" else text
 
 
@@ -126,8 +178,8 @@ class ScaleRange:
     step: Decimal | None = None
 
     def __post_init__(self) -> None:
-        for field in ("minimum", "maximum", "mastery_threshold"):
-            _require_finite_decimal("ScaleRange", field, getattr(self, field))
+        for name in ("minimum", "maximum", "mastery_threshold"):
+            _require_finite_decimal("ScaleRange", name, getattr(self, name))
         if not self.minimum < self.maximum:
             raise ValueError(
                 f"ScaleRange.minimum ({self.minimum}) must be below maximum ({self.maximum})"
@@ -145,33 +197,77 @@ class ScaleRange:
     def clamp(self, value: Decimal) -> Decimal:
         return min(max(value, self.minimum), self.maximum)
 
+    def clamp_exact(self, value: Fraction) -> Fraction:
+        return min(max(value, Fraction(self.minimum)), Fraction(self.maximum))
+
     def contains(self, value: Decimal) -> bool:
         return self.minimum <= value <= self.maximum
 
 
+Contribution: TypeAlias = Fraction | Decimal | int | None
+
+
 @dataclass(frozen=True)
 class Calculation:
-    """The result of one method: a value (or None, with the reason in ``status``) and one
-    plain-language sentence saying how it was reached."""
+    """The result of one method: a value (or None, with the reason in ``status``), one
+    plain-language sentence saying how it was reached, and each score's weight in it.
+
+    * ``value``: the final value, rounded to 2 decimals (half away from zero).
+    * ``contributions``: one entry per input score, in input order: the score's weight in the
+      result, so that Σ contributionᵢ·sᵢ is the unrounded result. Exact whenever the weight has
+      a finite decimal form, otherwise to 28 significant digits (1/3). ``None`` for a score
+      that is not part of a weighted sum (a fitted trend, or a result without a value);
+      ``0`` for a score shown but not counted (outside a window, below mastery, formative).
+    * ``exact_contributions``: the same weights as exact fractions (1/3 stays 1/3).
+    * ``unrounded``: the exact value before the final rounding (for ``true_score_estimate``
+      before rounding to the scale's step as well); ``None`` without a value.
+    """
 
     value: Decimal | None
     status: Status
     method: str
     explanation: str
+    contributions: tuple[Decimal | None, ...] = ()
+    exact_contributions: tuple[Fraction | None, ...] = field(default=(), repr=False)
+    unrounded: Fraction | None = field(default=None, repr=False)
 
     @classmethod
-    def calculated(cls, method: str, value: Decimal, explanation: str) -> Calculation:
-        return cls(_quantize(value), Status.CALCULATED, method, explanation)
+    def calculated(
+        cls,
+        method: str,
+        value: Decimal | Fraction,
+        explanation: str,
+        contributions: Sequence[Contribution] = (),
+        *,
+        unrounded: Decimal | Fraction | None = None,
+    ) -> Calculation:
+        """A calculated result; ``value`` is rounded here, and only here."""
+        exact = tuple(None if c is None else Fraction(c) for c in contributions)
+        return cls(
+            _quantize(value),
+            Status.CALCULATED,
+            method,
+            explanation,
+            tuple(None if c is None else _as_decimal(c) for c in exact),
+            exact,
+            Fraction(value if unrounded is None else unrounded),
+        )
 
     @classmethod
-    def without_value(cls, method: str, status: Status, explanation: str) -> Calculation:
+    def without_value(
+        cls, method: str, status: Status, explanation: str, score_count: int = 0
+    ) -> Calculation:
+        """No value (the reason is ``status``); each of the ``score_count`` scores weighs None."""
         if status is Status.CALCULATED:
             raise ValueError("a calculation without a value cannot have the status CALCULATED")
-        return cls(None, status, method, explanation)
+        return cls(None, status, method, explanation, (None,) * score_count, (None,) * score_count)
 
 
 def mastered(calculation: Calculation, scale: ScaleRange) -> bool:
-    """True when the calculation has a value at or above the scale's mastery threshold."""
+    """True when the calculation has a value at or above the scale's mastery threshold.
+
+    Compares the final (rounded) value: the number a teacher sees is the number that counts.
+    """
     return calculation.value is not None and calculation.value >= scale.mastery_threshold
 
 
@@ -182,29 +278,30 @@ def _values(scores: Sequence[Score]) -> list[Decimal]:
     return [score.value for score in scores]
 
 
-def _mean(values: Sequence[Decimal]) -> Decimal:
-    with localcontext(_context()):
-        return sum(values, Decimal(0)) / len(values)
+def _exact(values: Sequence[Decimal]) -> list[Fraction]:
+    return [Fraction(v) for v in values]
 
 
-def _middle_values(values: Sequence[Decimal]) -> list[Decimal]:
-    """The one (odd count) or two (even count) middle values of ``values`` once sorted."""
-    ordered = sorted(values)
-    half = len(ordered) // 2
-    return ordered[half : half + 1] if len(ordered) % 2 else ordered[half - 1 : half + 1]
+def _mean(values: Sequence[Decimal | Fraction]) -> Fraction:
+    return sum((Fraction(v) for v in values), Fraction(0)) / len(values)
 
 
-def _linear_fit(values: Sequence[Decimal]) -> tuple[Decimal, Decimal]:
-    """Least-squares intercept and slope of score against attempt index 1..n (n >= 2)."""
-    with localcontext(_context()):
-        xs = [Decimal(i) for i in range(1, len(values) + 1)]
-        mean_x, mean_y = _mean(xs), _mean(values)
-        sxy = sum(
-            ((x - mean_x) * (y - mean_y) for x, y in zip(xs, values, strict=True)), Decimal(0)
-        )
-        sxx = sum(((x - mean_x) ** 2 for x in xs), Decimal(0))
-        slope = sxy / sxx
-        return mean_y - slope * mean_x, slope
+def _share(count: int) -> Fraction:
+    return Fraction(1, count)
+
+
+def _linear_predictions(values: Sequence[Decimal]) -> list[Fraction]:
+    """Exact least-squares line of score against attempt index 1..n (n >= 2), at 1..n."""
+    ys = _exact(values)
+    n = len(ys)
+    mean_x, mean_y = Fraction(n + 1, 2), _mean(ys)
+    sxy = sum(
+        ((x - mean_x) * (y - mean_y) for x, y in zip(range(1, n + 1), ys, strict=True)), Fraction(0)
+    )
+    sxx = sum(((x - mean_x) ** 2 for x in range(1, n + 1)), Fraction(0))
+    slope = sxy / sxx
+    intercept = mean_y - slope * mean_x
+    return [intercept + slope * x for x in range(1, n + 1)]
 
 
 def _power_law_shift(scale: ScaleRange) -> Decimal:
@@ -238,23 +335,25 @@ def _safe_exp(exponent: float) -> float:
         return math.inf
 
 
-def _to_decimal(value: float) -> Decimal:
-    """A fitted float as a Decimal via its shortest repr (an overflow stays Infinity, which
-    clamping to the scale then caps)."""
-    return Decimal(repr(value))
+def _fitted(value: float, scale: ScaleRange) -> Fraction:
+    """A fitted float as an exact number, via its shortest repr; an overflow (infinity),
+    which only a fit far off the scale can produce, becomes the nearer end of the scale."""
+    if math.isinf(value):
+        return Fraction(scale.maximum if value > 0 else scale.minimum)
+    return Fraction(Decimal(repr(value)))
 
 
-def _round_to_step(value: Decimal, step: Decimal) -> Decimal:
-    """``value`` to the nearest multiple of ``step``, ties away from zero."""
-    with localcontext(_context()):
-        return (value / step).quantize(Decimal(1), rounding=ROUND_HALF_UP) * step
+def _round_to_step(value: Fraction, step: Decimal) -> Fraction:
+    """``value`` to the nearest multiple of ``step``, ties away from zero (exactly)."""
+    multiples = round_final(value / Fraction(step), places=0)
+    return Fraction(multiples) * Fraction(step)
 
 
-def _clamp_note(raw: Decimal, scale: ScaleRange) -> str:
+def _clamp_note(raw: Fraction, scale: ScaleRange) -> str:
     """Says so when a fitted value had to be brought back onto the scale."""
-    if raw > scale.maximum:
+    if raw > Fraction(scale.maximum):
         return f" (capped at the top of the scale, {_fmt(scale.maximum)})"
-    if raw < scale.minimum:
+    if raw < Fraction(scale.minimum):
         return f" (raised to the bottom of the scale, {_fmt(scale.minimum)})"
     return ""
 
@@ -294,8 +393,18 @@ class Method(ABC):
             "there are no scores yet, so there is nothing to calculate",
         )
 
-    def _calculated(self, value: Decimal, explanation: str) -> Calculation:
-        return Calculation.calculated(self.name, value, explanation)
+    def _calculated(
+        self, value: Fraction | Decimal, explanation: str, contributions: Sequence[Contribution]
+    ) -> Calculation:
+        return Calculation.calculated(self.name, value, explanation, contributions)
+
+    def _without_value(self, status: Status, explanation: str, count: int) -> Calculation:
+        return Calculation.without_value(self.name, status, explanation, count)
+
+
+def _only(count: int, index: int) -> list[Contribution]:
+    """Weight 1 on the score at ``index``, 0 on the others."""
+    return [1 if i == index else 0 for i in range(count)]
 
 
 @dataclass(frozen=True)
@@ -307,19 +416,27 @@ class MostRecent(Method):
     def _calculate(self, scores: Sequence[Score], scale: ScaleRange) -> Calculation:
         n = len(scores)
         latest = scores[-1].value
-        return self._calculated(latest, f"most recent score {_fmt(latest)} (attempt {n} of {n})")
+        return self._calculated(
+            latest, f"most recent score {_fmt(latest)} (attempt {n} of {n})", _only(n, n - 1)
+        )
 
 
 @dataclass(frozen=True)
 class Highest(Method):
-    """max(s1 ... sn)."""
+    """max(s1 ... sn); the earliest attempt that reached it carries the weight."""
 
     name: ClassVar[str] = "highest"
 
     def _calculate(self, scores: Sequence[Score], scale: ScaleRange) -> Calculation:
         values = _values(scores)
         best = max(values)
-        return self._calculated(best, f"highest of {_fmt_list(values)} = {_fmt(best)}")
+        first = values.index(best)
+        note = f" (first reached at attempt {first + 1})" if values.count(best) > 1 else ""
+        return self._calculated(
+            best,
+            f"highest of {_fmt_list(values)} = {_fmt(best)}{note}",
+            _only(len(values), first),
+        )
 
 
 @dataclass(frozen=True)
@@ -330,29 +447,43 @@ class Mean(Method):
 
     def _calculate(self, scores: Sequence[Score], scale: ScaleRange) -> Calculation:
         values = _values(scores)
-        mean = _quantize(_mean(values))
-        return self._calculated(mean, f"mean of {_fmt_list(values)} = {_fmt(mean)}")
+        mean = _mean(values)
+        return self._calculated(
+            mean,
+            f"mean of {_fmt_list(values)} = {_fmt(mean)}",
+            [_share(len(values))] * len(values),
+        )
 
 
 @dataclass(frozen=True)
 class Median(Method):
-    """The middle value; the mean of the two middle values for an even count."""
+    """The middle value; the mean of the two middle values for an even count.
+
+    Equal scores keep their time order when sorted, so the contributions name a definite
+    attempt: the earlier of two equal scores ranks first.
+    """
 
     name: ClassVar[str] = "median"
 
     def _calculate(self, scores: Sequence[Score], scale: ScaleRange) -> Calculation:
         values = _values(scores)
-        middle = _middle_values(values)
-        median = _quantize(_mean(middle))
+        n = len(values)
+        ranked = sorted(range(n), key=lambda i: values[i])
+        half = n // 2
+        middle = ranked[half : half + 1] if n % 2 else ranked[half - 1 : half + 1]
+        median = _mean([values[i] for i in middle])
+        weights: list[Contribution] = [_share(len(middle)) if i in middle else 0 for i in range(n)]
         sorted_text = _fmt_list(sorted(values))
         if len(middle) == 1:
             return self._calculated(
-                median, f"median (middle value) of {sorted_text} = {_fmt(median)}"
+                median, f"median (middle value) of {sorted_text} = {_fmt(median)}", weights
             )
+        low, high = (values[i] for i in middle)
         return self._calculated(
             median,
             f"median of {sorted_text} = mean of the two middle values "
-            f"{_fmt(middle[0])} and {_fmt(middle[1])} = {_fmt(median)}",
+            f"{_fmt(low)} and {_fmt(high)} = {_fmt(median)}",
+            weights,
         )
 
 
@@ -368,15 +499,16 @@ class Mode(Method):
         count = sum(1 for v in values if v == modes[0])
         if len(modes) > 1:
             tied = sorted(modes)
-            return Calculation.without_value(
-                self.name,
+            return self._without_value(
                 Status.NEEDS_TEACHER_JUDGMENT,
                 f"scores {_fmt_list(tied[:-1])} and {_fmt(tied[-1])} are tied as most frequent "
                 f"({_plural(count, 'time')} each), so a teacher needs to decide",
+                len(values),
             )
         return self._calculated(
             modes[0],
             f"most frequent score {_fmt(modes[0])} ({count} of {_plural(len(values), 'score')})",
+            [_share(count) if v == modes[0] else 0 for v in values],
         )
 
 
@@ -410,25 +542,30 @@ class WeightedAverage(Method):
 
     def _calculate(self, scores: Sequence[Score], scale: ScaleRange) -> Calculation:
         values = _values(scores)
-        if len(values) == 1:
+        n = len(values)
+        if n == 1:
             return self._calculated(
                 values[0],
                 f"only one score, {_fmt(values[0])}, so the weighted average is that score",
+                [1],
             )
-        with localcontext(_context()):
-            earlier = _mean(values[:-1])
-            rest = 1 - self.w
-            result = self.w * values[-1] + rest * earlier
+        w = Fraction(self.w)
+        result = w * Fraction(values[-1]) + (1 - w) * _mean(values[:-1])
+        weights: list[Contribution] = [(1 - w) / (n - 1)] * (n - 1) + [w]
         return self._calculated(
             result,
-            f"{_fmt(self.w)} × most recent score {_fmt(values[-1])} + {_fmt(rest)} × "
-            f"mean of earlier scores ({_fmt_list(values[:-1])}) = {_fmt(_quantize(result))}",
+            f"{_fmt(self.w)} × most recent score {_fmt(values[-1])} + {_fmt(1 - self.w)} × "
+            f"mean of earlier scores ({_fmt_list(values[:-1])}) = {_fmt(result)}",
+            weights,
         )
 
 
 @dataclass(frozen=True)
 class DecayingAverage(Method):
-    """A true decaying average: D1 = s1, Dk = (1−w)·Dk−1 + w·sk, result Dn."""
+    """A true decaying average: D1 = s1, Dk = (1−w)·Dk−1 + w·sk, result Dn.
+
+    Unrolled, Dn = (1−w)^(n−1)·s1 + Σ_{k=2..n} w·(1−w)^(n−k)·sk: those are the contributions.
+    """
 
     name: ClassVar[str] = "decaying_average"
     w: Decimal = DEFAULT_W
@@ -442,20 +579,25 @@ class DecayingAverage(Method):
 
     def _calculate(self, scores: Sequence[Score], scale: ScaleRange) -> Calculation:
         values = _values(scores)
-        if len(values) == 1:
+        n = len(values)
+        if n == 1:
             return self._calculated(
                 values[0],
                 f"only one score, {_fmt(values[0])}, so the decaying average is that score",
+                [1],
             )
-        steps = [values[0]]
-        with localcontext(_context()):
-            for value in values[1:]:
-                steps.append((1 - self.w) * steps[-1] + self.w * value)
-        trail = " → ".join(_fmt(_quantize(step)) for step in steps)
+        w = Fraction(self.w)
+        steps = [Fraction(values[0])]
+        for value in values[1:]:
+            steps.append((1 - w) * steps[-1] + w * Fraction(value))
+        weights: list[Contribution] = [(1 - w) ** (n - 1)]
+        weights += [w * (1 - w) ** (n - k) for k in range(2, n + 1)]
+        trail = " → ".join(_fmt(step) for step in steps)
         return self._calculated(
             steps[-1],
             f"decaying average of {_fmt_list(values)}, each newer score weighted {_fmt(self.w)}: "
             f"{trail}",
+            weights,
         )
 
 
@@ -477,24 +619,26 @@ class NMastery(Method):
         values = _values(scores)
         threshold = scale.mastery_threshold
         if len(values) < self.n:
-            return Calculation.without_value(
-                self.name,
+            return self._without_value(
                 Status.NOT_ENOUGH_EVIDENCE,
                 f"only {_plural(len(values), 'score')} so far, and {self.n} are needed",
+                len(values),
             )
         at_mastery = [v for v in values if v >= threshold]
         if len(at_mastery) < self.n:
-            return Calculation.without_value(
-                self.name,
+            return self._without_value(
                 Status.NOT_ENOUGH_EVIDENCE,
                 f"{len(at_mastery)} of {_plural(len(values), 'score')} reach the mastery level "
                 f"{_fmt(threshold)}, and {self.n} are needed",
+                len(values),
             )
-        mean = _quantize(_mean(at_mastery))
+        mean = _mean(at_mastery)
+        share = _share(len(at_mastery))
         return self._calculated(
             mean,
             f"{len(at_mastery)} of {_plural(len(values), 'score')} reach the mastery level "
             f"{_fmt(threshold)} ({self.n} needed); mean of {_fmt_list(at_mastery)} = {_fmt(mean)}",
+            [share if v >= threshold else 0 for v in values],
         )
 
 
@@ -507,7 +651,8 @@ class PowerLaw(Method):
     starting at 0 this is "add 1 to every score before the log, subtract 1 after", so a
     score of 0 is simply the point ln(1) = 0: every score on the scale has a finite log and
     the result is defined and continuous however many zeros there are (all zeros give 0).
-    One score gives s1.
+    One score gives s1. A fit is not a weighted sum: contributions are None (1 for a single
+    score, which is the result itself).
     """
 
     name: ClassVar[str] = "power_law"
@@ -517,14 +662,15 @@ class PowerLaw(Method):
         n = len(values)
         if n == 1:
             return self._calculated(
-                values[0], f"only one score, {_fmt(values[0])}, so the trend is that score"
+                values[0], f"only one score, {_fmt(values[0])}, so the trend is that score", [1]
             )
-        raw = _to_decimal(_power_law_predictions(values, scale)[-1])
-        value = _quantize(scale.clamp(raw))
+        raw = _fitted(_power_law_predictions(values, scale)[-1], scale)
+        value = scale.clamp_exact(raw)
         return self._calculated(
             value,
             f"the power-law trend through {_fmt_list(values)} gives {_fmt(value)} at the "
             f"latest attempt ({n} of {n}){_clamp_note(raw, scale)}",
+            [None] * n,
         )
 
 
@@ -538,14 +684,14 @@ class AssessmentWeighted(Method):
         counted = [score for score in scores if score.weight > 0]
         formative = len(scores) - len(counted)
         if not counted:
-            return Calculation.without_value(
-                self.name,
+            return self._without_value(
                 Status.NOT_ENOUGH_EVIDENCE,
                 f"all {_plural(len(scores), 'score')} are formative (weight 0), so none count yet",
+                len(scores),
             )
-        with localcontext(_context()):
-            total_weight = sum((s.weight for s in counted), Decimal(0))
-            result = sum((s.weight * s.value for s in counted), Decimal(0)) / total_weight
+        total_weight = sum((Fraction(s.weight) for s in counted), Fraction(0))
+        weighted = sum((Fraction(s.weight) * Fraction(s.value) for s in counted), Fraction(0))
+        result = weighted / total_weight
         terms = " + ".join(f"{_fmt(s.weight)} × {_fmt(s.value)}" for s in counted)
         weights = " + ".join(_fmt(s.weight) for s in counted)
         note = (
@@ -553,13 +699,17 @@ class AssessmentWeighted(Method):
         )
         return self._calculated(
             result,
-            f"weighted mean ({terms}) ÷ ({weights}) = {_fmt(_quantize(result))}{note}",
+            f"weighted mean ({terms}) ÷ ({weights}) = {_fmt(result)}{note}",
+            [Fraction(s.weight) / total_weight for s in scores],
         )
 
 
 @dataclass(frozen=True)
 class _Windowed(Method):
-    """The inner method applied to the most recent ``k`` scores (all of them if fewer)."""
+    """The inner method applied to the most recent ``k`` scores (all of them if fewer).
+
+    Scores before the window weigh 0: shown, not counted.
+    """
 
     k: int
     inner: ClassVar[Method]
@@ -574,8 +724,15 @@ class _Windowed(Method):
     def _calculate(self, scores: Sequence[Score], scale: ScaleRange) -> Calculation:
         window = scores[-self.k :]
         result = self.inner.calculate(window, scale)
-        scope = self._scope(len(window), len(scores))
-        return Calculation(result.value, result.status, self.name, f"{scope}: {result.explanation}")
+        filler = None if result.value is None else Fraction(0)
+        exact = (filler,) * (len(scores) - len(window)) + result.exact_contributions
+        return replace(
+            result,
+            method=self.name,
+            explanation=f"{self._scope(len(window), len(scores))}: {result.explanation}",
+            contributions=tuple(None if c is None else _as_decimal(c) for c in exact),
+            exact_contributions=exact,
+        )
 
     def _scope(self, used: int, total: int) -> str:
         if total > self.k:
@@ -612,27 +769,24 @@ class WindowedHighest(_Windowed):
 @dataclass(frozen=True)
 class _TrendModel:
     label: str
-    predictions: list[Decimal]  # fitted values at attempts 1..n
+    predictions: list[Fraction]  # fitted values at attempts 1..n
+    contributions: list[Contribution]  # each score's weight in the prediction, None if fitted
 
-    def total_error(self, values: Sequence[Decimal]) -> Decimal:
-        with localcontext(_context()):
-            return sum(
-                (abs(p - v) for p, v in zip(self.predictions, values, strict=True)), Decimal(0)
-            )
+    def total_error(self, values: Sequence[Decimal]) -> Fraction:
+        return sum(
+            (abs(p - Fraction(v)) for p, v in zip(self.predictions, values, strict=True)),
+            Fraction(0),
+        )
 
 
 def _trend_models(values: Sequence[Decimal], scale: ScaleRange) -> list[_TrendModel]:
     """The candidate models, simplest first (the order breaks ties in total error)."""
     n = len(values)
-    mean = _mean(values)
-    intercept, slope = _linear_fit(values)
-    with localcontext(_context()):
-        linear = [intercept + slope * i for i in range(1, n + 1)]
-    power = [_to_decimal(p) for p in _power_law_predictions(values, scale)]
+    power = [_fitted(p, scale) for p in _power_law_predictions(values, scale)]
     return [
-        _TrendModel("the mean", [mean] * n),
-        _TrendModel("a straight-line trend", linear),
-        _TrendModel("a power-law trend", power),
+        _TrendModel("the mean", [_mean(values)] * n, [_share(n)] * n),
+        _TrendModel("a straight-line trend", _linear_predictions(values), [None] * n),
+        _TrendModel("a power-law trend", power, [None] * n),
     ]
 
 
@@ -646,14 +800,22 @@ def _best_model(models: Sequence[_TrendModel], values: Sequence[Decimal]) -> _Tr
     return best
 
 
+def _fmt_estimate(value: Fraction) -> str:
+    """An estimate about to be rounded to a step, shown to 4 places so the step rounding
+    that follows is visible (2.249 must not read as 2.25 when it becomes 2)."""
+    return _fmt(round_final(value, places=4))
+
+
 @dataclass(frozen=True)
 class TrueScoreEstimate(Method):
     """Best of the mean, linear and power-law models, at the latest attempt, on the scale.
 
     Each model is fitted to the scores by least squares; the one with the least total
-    absolute error over the observed attempts is evaluated at attempt n, clamped to the scale,
-    quantized to 4 places and rounded to the scale's step, ties away from zero. Near-ties
-    (within 1e-9) go to the simpler model: mean, then linear, then power law.
+    absolute error over the observed attempts is evaluated at attempt n and clamped to the
+    scale. With a step, that exact estimate is rounded to the nearest step (ties away from
+    zero) and clamped again; then, as for every method, to 2 decimals. Near-ties (within 1e-9)
+    go to the simpler model: mean, then linear, then power law. Contributions are 1/n each when
+    the mean model is chosen (1 for a single score), None for a fitted trend.
     """
 
     name: ClassVar[str] = "true_score_estimate"
@@ -662,20 +824,28 @@ class TrueScoreEstimate(Method):
         values = _values(scores)
         n = len(values)
         if n == 1:
-            estimate, basis = values[0], f"only one score, {_fmt(values[0])}"
+            estimate = Fraction(values[0])
+            weights: list[Contribution] = [1]
+            basis = f"only one score, {_fmt(values[0])}"
         else:
             model = _best_model(_trend_models(values, scale), values)
             raw = model.predictions[-1]
-            estimate = _quantize(scale.clamp(raw))
+            estimate = scale.clamp_exact(raw)
+            weights = model.contributions
+            shown = _fmt(estimate) if scale.step is None else _fmt_estimate(estimate)
             basis = (
-                f"{model.label} fits {_fmt_list(values)} best and gives {_fmt(estimate)} at the "
+                f"{model.label} fits {_fmt_list(values)} best and gives {shown} at the "
                 f"latest attempt ({n} of {n}){_clamp_note(raw, scale)}"
             )
         if scale.step is None:
-            return self._calculated(estimate, basis)
-        rounded = _quantize(scale.clamp(_round_to_step(estimate, scale.step)))
-        return self._calculated(
-            rounded, f"{basis}, rounded to the nearest {_fmt(scale.step)} = {_fmt(rounded)}"
+            return self._calculated(estimate, basis, weights)
+        on_step = scale.clamp_exact(_round_to_step(estimate, scale.step))
+        return Calculation.calculated(
+            self.name,
+            on_step,
+            f"{basis}, rounded to the nearest {_fmt(scale.step)} = {_fmt(on_step)}",
+            weights,
+            unrounded=estimate,
         )
 
 

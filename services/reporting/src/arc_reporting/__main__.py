@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import uvicorn
-
 from arc.reporting.v1 import reporting_pb2_grpc
 from arc_platform.cli import run_cli
 from arc_platform.consumer import TrackedConsumer
+from arc_platform.http import http_loop
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.views import create_engine
@@ -19,18 +14,9 @@ from arc_reporting.http_api import create_app
 from arc_reporting.read_model import ReportingReadModel
 
 
-class EmbeddedHttpServer(uvicorn.Server):
-    """uvicorn inside our process: signals belong to the service runner, not to uvicorn."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class ReportingSettings(ServiceSettings):
     service_name: str = "reporting"
     grpc_port: int = 50054
-    http_host: str = "127.0.0.1"
     http_port: int = 8080
 
 
@@ -39,18 +25,7 @@ async def serve(runtime: Runtime) -> Wiring:
     assert isinstance(settings, ReportingSettings)
     model = ReportingReadModel(create_engine(settings))
     servicer = ReportingServicer(model)
-    http = EmbeddedHttpServer(
-        uvicorn.Config(
-            create_app(model), host=settings.http_host, port=settings.http_port, log_level="warning"
-        )
-    )
-
-    async def serve_http(stop: asyncio.Event) -> None:
-        task = asyncio.create_task(http.serve())
-        await stop.wait()
-        http.should_exit = True
-        await task
-
+    serve_http = http_loop(create_app(model), settings.http_host, settings.http_port)
     loops = [
         TrackedConsumer(runtime.js, context, model.position, model.apply).run
         for context in CONSUMED

@@ -19,7 +19,7 @@ from arc_contracts import (
     OutcomeDefinedV1,
     ProficiencyScaleV1,
 )
-from arc_platform.consumer import Delivery
+from arc_platform.consumer import Delivery, consuming_span
 from arc_platform.views import TrackedView
 
 log = logging.getLogger(__name__)
@@ -106,15 +106,16 @@ class ReportingReadModel:
     def apply(self, batch: list[Delivery]) -> None:
         with self.view.advancing(batch[0].stream, batch[-1].sequence) as conn:
             for delivery in batch:
-                if delivery.event is not None:
-                    self._apply(conn, delivery.sequence, delivery.event)
-                else:
-                    log.error(
-                        "skipped malformed message %s#%s: %s",
-                        delivery.stream,
-                        delivery.sequence,
-                        delivery.problem,
-                    )
+                with consuming_span(delivery):
+                    if delivery.event is not None:
+                        self._apply(conn, delivery.sequence, delivery.event)
+                    else:
+                        log.error(
+                            "skipped malformed message %s#%s: %s",
+                            delivery.stream,
+                            delivery.sequence,
+                            delivery.problem,
+                        )
 
     def _apply(self, conn: sa.Connection, sequence: int, event: ContractEvent) -> None:
         if isinstance(event, AttemptRecordedV1):
@@ -132,18 +133,14 @@ class ReportingReadModel:
             conn.execute(
                 sa.insert(level_changes).values(
                     stream_sequence=sequence,
-                    **event.model_dump(
-                        include={
-                            "student_id",
-                            "outcome_id",
-                            "level",
-                            "previous_level",
-                            "mastered",
-                            "method",
-                            "triggered_by_attempt_id",
-                            "changed_at",
-                        }
-                    ),
+                    student_id=event.student_id,
+                    outcome_id=event.outcome_id,
+                    level=event.after.value,
+                    previous_level=event.before.value,
+                    mastered=event.after.status == "mastered",
+                    method=event.method,
+                    triggered_by_attempt_id=event.cause.attempt_id or "",
+                    changed_at=event.changed_at,
                 )
             )
         elif isinstance(event, OutcomeDefinedV1):

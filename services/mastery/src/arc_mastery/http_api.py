@@ -1,0 +1,110 @@
+"""HTTP/JSON adapter of mastery: standings, explanations (now, as known at, as assessed by),
+and roll-ups. OpenAPI at /docs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Query
+
+from arc_mastery.application import (
+    MasteryApplication,
+    UnknownScope,
+    course_rollup,
+    parent_rollup,
+)
+from arc_mastery.rollups import RollUp
+from arc_mastery.standing import Explanation, Standing
+
+
+def standing_json(standing: Standing) -> dict[str, Any]:
+    return {
+        "value": standing.value,
+        "level": standing.level.value if standing.level else None,
+        "level_label": standing.level.label if standing.level else None,
+        "status": standing.status,
+        "evidence_count": standing.evidence_count,
+    }
+
+
+def explanation_json(explanation: Explanation) -> dict[str, Any]:
+    return {
+        "standing": standing_json(explanation.standing),
+        "summary": explanation.standing.explanation,
+        "method": explanation.method,
+        "params": explanation.params,
+        "policy_id": explanation.policy_id,
+        "policy_revision": explanation.policy_revision,
+        "counted": [
+            {
+                "attempt_id": c.evidence.attempt_id,
+                "score": c.evidence.score,
+                "assessed_at": c.evidence.assessed_at,
+                "recorded_at": c.evidence.recorded_at,
+                "contribution": c.contribution,
+            }
+            for c in explanation.counted
+        ],
+        "excluded": [
+            {
+                "attempt_id": e.evidence.attempt_id,
+                "reason": e.reason,
+                "assessed_at": e.evidence.assessed_at,
+            }
+            for e in explanation.excluded
+        ],
+    }
+
+
+def rollup_json(rollup: RollUp) -> dict[str, Any]:
+    return {
+        "rule": rollup.rule,
+        "value": rollup.value,
+        "mastered": rollup.mastered,
+        "counted": rollup.counted,
+        "of": rollup.of,
+        "explanation": rollup.explanation,
+    }
+
+
+def create_app(app: MasteryApplication) -> FastAPI:
+    api = FastAPI(title="Mastery Arc mastery", version="1")
+
+    @api.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/api/v1/students/{student_id}/outcomes/{outcome_id}/explanation")
+    def explanation(
+        student_id: str,
+        outcome_id: str,
+        as_known_at: datetime | None = Query(None, description="Evidence recorded by then."),
+        as_assessed_by: datetime | None = Query(None, description="Evidence assessed by then."),
+    ) -> dict[str, Any]:
+        """Why the student stands where they do on the outcome."""
+        for name, value in (("as_known_at", as_known_at), ("as_assessed_by", as_assessed_by)):
+            if value is not None and value.tzinfo is None:
+                raise HTTPException(422, f"{name}: give a time zone (e.g. 2026-10-02T00:00Z)")
+        found = app.explanation(
+            student_id, outcome_id, as_known_at=as_known_at, as_assessed_by=as_assessed_by
+        )
+        if found is None:
+            raise HTTPException(404, "outcome_id: no evidence for this student on this outcome")
+        return {"student_id": student_id, "outcome_id": outcome_id, **explanation_json(found)}
+
+    @api.get("/api/v1/students/{student_id}/courses/{course_id}")
+    def course(student_id: str, course_id: str) -> dict[str, Any]:
+        try:
+            return rollup_json(course_rollup(app, student_id, course_id))
+        except UnknownScope as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    @api.get("/api/v1/students/{student_id}/outcomes/{outcome_id}/children")
+    def parent(student_id: str, outcome_id: str) -> dict[str, Any]:
+        try:
+            return rollup_json(parent_rollup(app, student_id, outcome_id))
+        except UnknownScope as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    return api

@@ -1,0 +1,286 @@
+"""The mastery projection on its real store (SQLite and PostgreSQL): evidence, late evidence,
+voids, policy and scale changes, explanations, as-of questions, roll-ups, replay and rebuild."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from arc_contracts import (
+    AttemptRecordedV1,
+    AttemptVoidedV1,
+    ContractEvent,
+    CourseDefinedV1,
+    CourseOutcomeV1,
+    Envelope,
+    OutcomeDefinedV1,
+    PolicyDefinedV1,
+    ProficiencyScaleV1,
+    stream_name,
+)
+from arc_mastery.application import MasteryApplication, course_rollup, parent_rollup
+from arc_mastery.audit import compare, replay
+from arc_mastery.domain import StudentOutcomeMastery
+from arc_mastery.published import translate
+from arc_platform.consumer import Delivery
+from arc_platform.settings import ServiceSettings
+from arc_platform.store import open_application
+
+DAY0 = datetime(2026, 9, 1, 9, tzinfo=UTC)
+SCALE = ProficiencyScaleV1.model_validate(
+    {
+        "scale_id": "four",
+        "name": "Four-point",
+        "mastery_threshold": 3,
+        "levels": [
+            {"value": v, "label": lb}
+            for v, lb in [(1, "Not yet"), (2, "Approaching"), (3, "Meets"), (4, "Exceeds")]
+        ],
+    }
+)
+_ids = itertools.count(1)
+
+
+class Feed:
+    """Delivers contract events to the projection as the tracked consumer would."""
+
+    def __init__(self, app: MasteryApplication) -> None:
+        self.app = app
+        self.sequences = {"catalog": 0, "evidence": 0}
+        self.clock = DAY0
+
+    def send(self, context: str, *events: ContractEvent) -> list[Any]:
+        batch = []
+        for event in events:
+            self.sequences[context] += 1
+            self.clock += timedelta(minutes=1)
+            envelope = Envelope(f"evt-{next(_ids)}", "/test", event.event_type(), self.clock)
+            batch.append(
+                Delivery(
+                    stream_name(context), self.sequences[context], event.subject(), envelope, event
+                )
+            )
+        before = self.app.recorder.max_notification_id() or 0
+        self.app.apply_batch(batch)
+        return [
+            translate(self.app.mapper.to_domain_event(n))
+            for n in self.app.recorder.select_notifications(before, 1000, inclusive_of_start=False)
+            if translate(self.app.mapper.to_domain_event(n)) is not None
+        ]
+
+
+def attempt(
+    student: str, outcome: str, score: int | None, day: int, **extra: Any
+) -> AttemptRecordedV1:
+    values: dict[str, Any] = {
+        "attempt_id": f"att-{next(_ids)}",
+        "student_id": student,
+        "outcome_id": outcome,
+        "outcome_revision": 1,
+        "scale": SCALE,
+        "score": None if score is None else Decimal(score),
+        "assessed_at": DAY0 + timedelta(days=day),
+        "recorded_at": DAY0 + timedelta(days=day, hours=2),
+        "recorded_by": "t",
+    } | extra
+    return AttemptRecordedV1(**values)
+
+
+def outcome(
+    outcome_id: str, revision: int = 1, scale: ProficiencyScaleV1 = SCALE, parent: str | None = None
+) -> OutcomeDefinedV1:
+    return OutcomeDefinedV1(
+        outcome_id=outcome_id,
+        code=outcome_id.upper(),
+        statement="I can",
+        scale=scale,
+        revision=revision,
+        parent_id=parent,
+    )
+
+
+def policy(
+    method: str,
+    scope: str = "network",
+    scope_id: str | None = None,
+    revision: int = 1,
+    **params: str,
+) -> PolicyDefinedV1:
+    return PolicyDefinedV1(
+        policy_id=f"{scope}-{scope_id or 'all'}",
+        revision=revision,
+        scope=scope,  # type: ignore[arg-type]
+        scope_id=scope_id,
+        method=method,
+        params=params,
+        excluded_evidence_tags=("self_assessment",),
+    )
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str | None) -> Iterator[MasteryApplication]:
+    settings = ServiceSettings(service_name="mastery", data_dir=tmp_path, database_url=database_url)
+    application = open_application(MasteryApplication, settings)
+    yield application
+    application.close()
+
+
+def test_mastery_changes_are_published_only_when_something_changes(app: MasteryApplication) -> None:
+    feed = Feed(app)
+    feed.send("catalog", outcome("rp.1"))
+    [first] = feed.send("evidence", attempt("ana", "rp.1", 2, 1))
+    assert first.before.status == "no_evidence" and first.after.value == Decimal(2)
+    assert first.after.level_label == "Approaching" and first.after.status == "approaching"
+    assert first.cause.kind == "evidence" and first.cause.attempt_id
+    assert first.method == "most_recent" and first.assessed_at == DAY0 + timedelta(days=1)
+    assert feed.send("evidence", attempt("ana", "rp.1", 2, 2)) == []  # same standing: no event
+    [up] = feed.send("evidence", attempt("ana", "rp.1", 3, 3))
+    assert up.before.value == Decimal(2) and up.after.status == "mastered"
+    assert up.after.evidence_count == 3
+    assert app.position("ARC_EVIDENCE") == 3 and app.position("ARC_CATALOG") == 1
+
+
+def test_late_evidence_and_voids_recompute(app: MasteryApplication) -> None:
+    feed = Feed(app)
+    recent = attempt("ben", "rp.1", 4, 10)
+    feed.send("evidence", recent)
+    # An older assessment arriving late takes its place in time: the newest is still 4.
+    assert feed.send("evidence", attempt("ben", "rp.1", 1, 2)) == []
+    void = AttemptVoidedV1(
+        attempt_id=recent.attempt_id,
+        student_id="ben",
+        outcome_id="rp.1",
+        reason="scored the wrong paper",
+        voided_by="t",
+        voided_at=DAY0 + timedelta(days=11),
+    )
+    [after_void] = feed.send("evidence", void)
+    assert after_void.cause.kind == "void" and after_void.after.value == Decimal(1)
+    explanation = app.explanation("ben", "rp.1")
+    assert explanation is not None
+    assert [e.reason for e in explanation.excluded] == ["voided: scored the wrong paper"]
+
+
+def test_a_policy_change_recomputes_every_affected_student_and_says_so(
+    app: MasteryApplication,
+) -> None:
+    feed = Feed(app)
+    feed.send("catalog", outcome("rp.1"), outcome("ee.2"))
+    feed.send(
+        "evidence",
+        *[
+            attempt(s, o, sc, d)
+            for s in ("ana", "ben")
+            for o in ("rp.1", "ee.2")
+            for d, sc in ((1, 1), (2, 2), (3, 4))
+        ],
+    )
+    changes = feed.send("catalog", policy("mean", scope="outcome", scope_id="rp.1"))
+    assert sorted((c.student_id, c.outcome_id) for c in changes) == [
+        ("ana", "rp.1"),
+        ("ben", "rp.1"),
+    ]
+    assert all(
+        c.cause.kind == "policy_change" and c.cause.policy_id == "outcome-rp.1" for c in changes
+    )
+    assert all(c.after.value == Decimal("2.33") and c.method == "mean" for c in changes)
+    # A network policy reaches the outcomes without their own policy, and only those.
+    network = feed.send("catalog", policy("mean"))
+    assert sorted((c.student_id, c.outcome_id) for c in network) == [
+        ("ana", "ee.2"),
+        ("ben", "ee.2"),
+    ]
+    # Recomputing with a policy that gives the same values publishes nothing.
+    assert feed.send("catalog", policy("mean", revision=2)) == []
+
+
+def test_course_policy_and_rollups(app: MasteryApplication) -> None:
+    feed = Feed(app)
+    feed.send(
+        "catalog",
+        outcome("parent"),
+        outcome("a", parent="parent"),
+        outcome("b", parent="parent"),
+        CourseDefinedV1(
+            course_id="math-6",
+            revision=1,
+            title="Math 6",
+            outcomes=(CourseOutcomeV1(outcome_id="a", power=True), CourseOutcomeV1(outcome_id="b")),
+        ),
+        policy("mean", scope="course", scope_id="math-6", course_rollup="all_power_mastered"),
+    )
+    feed.send(
+        "evidence", attempt("cy", "a", 3, 1), attempt("cy", "a", 4, 2), attempt("cy", "b", 2, 1)
+    )
+    assert app.explanation("cy", "a").method == "mean"  # type: ignore[union-attr]
+    credit = course_rollup(app, "cy", "math-6")
+    assert (
+        credit.rule == "all_power_mastered" and credit.mastered and credit.value == Decimal("2.75")
+    )
+    children = parent_rollup(app, "cy", "parent")
+    assert children.rule == "all_children_mastered" and not children.mastered
+
+
+def test_a_scale_change_recomputes_with_its_cause(app: MasteryApplication) -> None:
+    feed = Feed(app)
+    feed.send("catalog", outcome("rp.1"))
+    feed.send("evidence", attempt("dee", "rp.1", 3, 1))
+    stricter = SCALE.model_copy(update={"revision": 2, "mastery_threshold": Decimal(4)})
+    [change] = feed.send("catalog", outcome("rp.1", revision=2, scale=stricter))
+    assert change.cause.kind == "scale_change" and change.after.status == "approaching"
+
+
+def test_explain_as_known_at_and_as_assessed_by(app: MasteryApplication) -> None:
+    feed = Feed(app)
+    feed.send("catalog", policy("mean"))
+    feed.send(
+        "evidence",
+        attempt("eve", "rp.1", 2, 1),
+        attempt("eve", "rp.1", 4, 5),
+        attempt("eve", "rp.1", 1, 3, kind="self_assessment", assessment_kind="self_assessment")
+        if False
+        else attempt("eve", "rp.1", 1, 3, assessment_kind="self_assessment"),
+    )
+    now = app.explanation("eve", "rp.1")
+    assert now is not None and now.standing.value == Decimal(3)
+    assert [c.contribution for c in now.counted] in ([Decimal("0.5"), Decimal("0.5")], [None, None])
+    assert "self_assessment" in now.excluded[0].reason
+    early = app.explanation("eve", "rp.1", as_assessed_by=DAY0 + timedelta(days=2))
+    assert early is not None and early.standing.value == Decimal(2)
+    known = app.explanation("eve", "rp.1", as_known_at=DAY0 + timedelta(days=5, hours=1))
+    assert known is not None and known.standing.value == Decimal(2)  # day-5 attempt recorded at +2h
+
+
+def test_replay_and_rebuild_comparison(
+    app: MasteryApplication, tmp_path: Path, database_url: str | None
+) -> None:
+    feed = Feed(app)
+    events = [attempt("fay", "rp.1", s, d) for d, s in ((1, 1), (2, 3), (3, 2))]
+    feed.send("evidence", *events)
+    steps = list(replay(app, "fay", None))
+    assert [s.what.split(" ")[0] for s in steps] == ["started", "evidence", "standing"] * 1 + [
+        "evidence",
+        "standing",
+    ] * 2
+    assert steps[-1].value_after.startswith("2")
+    settings = ServiceSettings(
+        service_name="mastery",
+        data_dir=tmp_path / "again",
+        database_url=database_url,
+        database_schema="mastery_again",
+    )
+    again = open_application(MasteryApplication, settings)
+    again_feed = Feed(again)
+    again_feed.send("evidence", *events)
+    assert compare(app.all_states(), again.all_states()) == []
+    again_feed.send("evidence", attempt("fay", "rp.1", 4, 9))
+    [difference] = compare(app.all_states(), again.all_states())
+    assert difference.student_id == "fay"
+    again.close()
+    assert all(isinstance(e, StudentOutcomeMastery.Event) for e in app.history("fay", "rp.1"))
