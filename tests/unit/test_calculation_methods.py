@@ -1,15 +1,17 @@
 """Unit tests for the pure mastery calculation methods (arc_mastery.methods).
 
-Worked examples carry their hand arithmetic in a comment. Scores are oldest first.
+Worked examples carry their hand arithmetic in a comment. Scores are oldest first. Every
+final value is rounded once, to 2 decimals, half away from zero; nothing before it is rounded.
+Properties over generated histories are in test_calculation_properties.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import random
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 import pytest
 
@@ -39,9 +41,11 @@ from arc_mastery.methods import (
     WindowedMode,
     mastered,
     method_from_spec,
+    round_final,
 )
 
 D = Decimal
+F = Fraction
 #: The usual 0-4 scale, mastery at 3, half-point steps.
 SCALE = ScaleRange(D(0), D(4), D(3), D("0.5"))
 NO_STEP = ScaleRange(D(0), D(4), D(3), None)
@@ -78,9 +82,26 @@ def value_of(method: Method, scores: Sequence[Score], scale: ScaleRange = SCALE)
 
 
 def assert_calculated(result: Calculation, expected: str) -> None:
+    """A value, rounded to exactly 2 decimal places."""
     assert result.status is Status.CALCULATED
     assert result.value == D(expected)
-    assert result.value is not None and result.value.as_tuple().exponent == -4
+    assert result.value is not None and result.value.as_tuple().exponent == -2
+
+
+def weights(result: Calculation) -> list[Fraction | None]:
+    """Each score's exact weight in the result."""
+    return list(result.exact_contributions)
+
+
+def assert_weighted_sum(result: Calculation, scores: Sequence[Score]) -> None:
+    """The contributions are a weighted mean of the scores that gives the unrounded result."""
+    exact = result.exact_contributions
+    assert len(exact) == len(result.contributions) == len(scores)
+    assert all(c is not None for c in exact)
+    assert sum(c for c in exact if c is not None) == 1
+    total = sum((c * F(x.value) for c, x in zip(exact, scores, strict=True) if c is not None), F(0))
+    assert total == result.unrounded
+    assert result.value == round_final(total)
 
 
 # --- the input and result types ----------------------------------------------------------
@@ -140,14 +161,73 @@ class TestScaleRange:
             ScaleRange(D(0), 4, D(3), None)  # type: ignore[arg-type]
 
 
+class TestRounding:
+    """Only the final value is rounded: to 2 decimals, half away from zero."""
+
+    def test_half_rounds_away_from_zero_not_to_even(self) -> None:
+        # 4.125 is exactly halfway between 4.12 and 4.13: away from zero -> 4.13.
+        # Python's round() works on the binary float 4.12499999... and gives 4.12.
+        assert round(4.125, 2) == 4.12
+        assert round_final(D("4.125")) == D("4.13")
+
+    def test_negative_half_rounds_away_from_zero(self) -> None:
+        # -4.125 -> -4.13 (away from zero, not up to -4.12); -0.005 -> -0.01
+        assert round_final(D("-4.125")) == D("-4.13")
+        assert round_final(D("-0.005")) == D("-0.01")
+
+    @pytest.mark.parametrize(
+        ("exact", "expected"),
+        [
+            (D("2.345"), "2.35"),  # .xx5 -> up
+            (D("2.3449999"), "2.34"),  # just below the tie -> down
+            (D("2.675"), "2.68"),  # round(2.675, 2) == 2.67 with floats
+            (D("0.125"), "0.13"),  # banker's rounding would give 0.12
+            (D("3"), "3.00"),
+            (F(1, 3), "0.33"),  # exact 0.3333... -> 0.33
+            (F(2, 3), "0.67"),  # exact 0.6666... -> 0.67
+            (F(1, 8), "0.13"),  # exact 0.125 -> 0.13
+            (F(-1, 8), "-0.13"),
+        ],
+    )
+    def test_examples(self, exact: Decimal | Fraction, expected: str) -> None:
+        result = round_final(exact)
+        assert result == D(expected)
+        assert str(result) == expected
+
+    def test_zero_is_never_negative(self) -> None:
+        # -0.004 rounds to zero, and zero is written 0.00, not -0.00
+        assert str(round_final(D("-0.004"))) == "0.00"
+
+    def test_always_two_places(self) -> None:
+        assert round_final(D(4)).as_tuple().exponent == -2
+        assert round_final(D("0.1")).as_tuple().exponent == -2
+
+
 class TestCalculation:
     def test_without_value_cannot_claim_calculated(self) -> None:
         with pytest.raises(ValueError):
             Calculation.without_value("mean", Status.CALCULATED, "x")
 
-    def test_calculated_quantizes_half_away_from_zero(self) -> None:
-        assert Calculation.calculated("mean", D("1.00005"), "x").value == D("1.0001")
-        assert Calculation.calculated("mean", D("-1.00005"), "x").value == D("-1.0001")
+    def test_calculated_rounds_the_final_value_half_away_from_zero(self) -> None:
+        assert Calculation.calculated("mean", D("4.125"), "x").value == D("4.13")
+        assert Calculation.calculated("mean", D("-4.125"), "x").value == D("-4.13")
+        assert Calculation.calculated("mean", F(1, 8), "x").value == D("0.13")
+
+    def test_calculated_keeps_the_unrounded_value(self) -> None:
+        result = Calculation.calculated("mean", F(7, 3), "x")
+        assert result.value == D("2.33")
+        assert result.unrounded == F(7, 3)
+
+    def test_contributions_as_decimals_and_fractions(self) -> None:
+        # 1/4 has a finite decimal form (exact); 1/3 does not (28 significant digits)
+        result = Calculation.calculated("x", D(1), "x", [F(1, 4), F(1, 3), None, 0])
+        assert result.contributions == (D("0.25"), D("0." + "3" * 28), None, D(0))
+        assert result.exact_contributions == (F(1, 4), F(1, 3), None, F(0))
+
+    def test_without_value_has_no_weights(self) -> None:
+        result = Calculation.without_value("mode", Status.NEEDS_TEACHER_JUDGMENT, "tie", 3)
+        assert result.contributions == (None, None, None)
+        assert result.unrounded is None
 
     def test_is_frozen(self) -> None:
         result = Calculation.calculated("mean", D(1), "x")
@@ -163,8 +243,14 @@ class TestMastered:
         assert mastered(calc(MostRecent(), s(4)), SCALE)
 
     def test_value_just_below_threshold_is_not(self) -> None:
-        # mean(2.9999, 2.9999) = 2.9999 < 3
-        assert not mastered(calc(Mean(), s("2.9999", "2.9999")), SCALE)
+        # mean(2.99, 2.99) = 2.99 < 3
+        assert not mastered(calc(Mean(), s("2.99", "2.99")), SCALE)
+
+    def test_the_rounded_value_is_the_one_compared(self) -> None:
+        # mean(2.99, 3) = 2.995 -> 3.00, shown to the teacher as 3.00: mastered
+        assert mastered(calc(Mean(), s("2.99", 3)), SCALE)
+        # mean(2.99, 2.999) = 2.9945 -> 2.99: not mastered
+        assert not mastered(calc(Mean(), s("2.99", "2.999")), SCALE)
 
     @pytest.mark.parametrize(
         "result",
@@ -188,6 +274,7 @@ def test_no_scores_is_no_evidence(name: str) -> None:
     assert result.status is Status.NO_EVIDENCE
     assert result.method == name
     assert result.explanation
+    assert result.contributions == ()
 
 
 @pytest.mark.parametrize("name", METHOD_NAMES)
@@ -225,6 +312,32 @@ def test_result_names_its_method(name: str) -> None:
     assert calc(build(name), s(1, 2, 3, 4)).method == name
 
 
+@pytest.mark.parametrize("name", METHOD_NAMES)
+@pytest.mark.parametrize("scores", [s(4), s(1, 2), s(1, 2, 3, 4), s(3, 3, 2, 4, 4, 0)])
+def test_one_contribution_per_score_in_input_order(name: str, scores: list[Score]) -> None:
+    result = calc(build(name), scores)
+    assert len(result.contributions) == len(result.exact_contributions) == len(scores)
+    if result.value is None:
+        assert set(result.contributions) == {None}
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_a_single_score_weighs_everything(name: str) -> None:
+    result = calc(build(name), s("2.5"))
+    if result.value is not None:
+        assert weights(result) == [1]
+
+
+@pytest.mark.parametrize("name", METHOD_NAMES)
+def test_a_real_zero_counts(name: str) -> None:
+    # A 0 is a score, not "no evidence": the value is calculated and 0 carries weight where
+    # the method weighs it (mean: (0 + 4) / 2 = 2, not 4).
+    result = calc(build(name), s(4, 0, 0))
+    assert result.status is not Status.NO_EVIDENCE
+    if name in ("mean", "assessment_weighted"):
+        assert_calculated(result, "1.33")  # (4 + 0 + 0) / 3 = 1.333... -> 1.33
+
+
 # --- most_recent ---------------------------------------------------------------------------
 
 
@@ -234,6 +347,12 @@ class TestMostRecent:
         result = calc(MostRecent(), s(4, 2, 1, 3))
         assert_calculated(result, "3")
         assert result.explanation == "most recent score 3 (attempt 4 of 4)"
+        assert weights(result) == [0, 0, 0, 1]
+        assert_weighted_sum(result, s(4, 2, 1, 3))
+
+    def test_more_places_than_two_are_rounded_only_at_the_end(self) -> None:
+        # the score itself is 2.995 -> 3.00
+        assert_calculated(calc(MostRecent(), s(1, "2.995")), "3")
 
     def test_zero_is_a_value(self) -> None:
         assert_calculated(calc(MostRecent(), s(4, 4, 0)), "0")
@@ -252,9 +371,14 @@ class TestHighest:
         result = calc(Highest(), s(2, "3.5", 1))
         assert_calculated(result, "3.5")
         assert result.explanation == "highest of 2, 3.5, 1 = 3.5"
+        assert weights(result) == [0, 1, 0]
 
-    def test_tie_for_highest(self) -> None:
-        assert_calculated(calc(Highest(), s(4, 1, 4)), "4")
+    def test_tie_for_highest_weighs_the_first_attempt_that_reached_it(self) -> None:
+        result = calc(Highest(), s(4, 1, 4))
+        assert_calculated(result, "4")
+        assert weights(result) == [1, 0, 0]
+        assert result.explanation == "highest of 4, 1, 4 = 4 (first reached at attempt 1)"
+        assert_weighted_sum(result, s(4, 1, 4))
 
     def test_all_zero(self) -> None:
         assert_calculated(calc(Highest(), s(0, 0)), "0")
@@ -272,26 +396,39 @@ class TestMean:
         result = calc(Mean(), s("2.5", 3, "3.5"))
         assert_calculated(result, "3")
         assert result.explanation == "mean of 2.5, 3, 3.5 = 3"
+        assert weights(result) == [F(1, 3)] * 3
+        assert_weighted_sum(result, s("2.5", 3, "3.5"))
 
     def test_even_count(self) -> None:
         # (1 + 2 + 3 + 4) / 4 = 10 / 4 = 2.5
         assert_calculated(calc(Mean(), s(1, 2, 3, 4)), "2.5")
 
     def test_repeating_decimal_rounds_down(self) -> None:
-        # (0 + 0 + 1) / 3 = 0.33333... -> 0.3333
-        assert_calculated(calc(Mean(), s(0, 0, 1)), "0.3333")
+        # (0 + 0 + 1) / 3 = 0.33333... -> 0.33
+        assert_calculated(calc(Mean(), s(0, 0, 1)), "0.33")
 
     def test_repeating_decimal_rounds_up(self) -> None:
-        # (0 + 1 + 1) / 3 = 0.66666... -> 0.6667
-        assert_calculated(calc(Mean(), s(0, 1, 1)), "0.6667")
+        # (0 + 1 + 1) / 3 = 0.66666... -> 0.67
+        assert_calculated(calc(Mean(), s(0, 1, 1)), "0.67")
 
     def test_exact_half_rounds_away_from_zero(self) -> None:
-        # (1.0002 + 1.0003) / 2 = 1.00025 -> 1.0003 (banker's rounding would give 1.0002)
-        assert_calculated(calc(Mean(), s("1.0002", "1.0003")), "1.0003")
+        # (4.12 + 4.13) / 2 = 4.125 -> 4.13 (banker's rounding or round() would give 4.12)
+        assert_calculated(calc(Mean(), s("4.12", "4.13")), "4.13")
+
+    def test_negative_half_rounds_away_from_zero(self) -> None:
+        # on a -5..5 scale: (-4.12 + -4.13) / 2 = -4.125 -> -4.13
+        signed = ScaleRange(D(-5), D(5), D(0), None)
+        assert_calculated(calc(Mean(), s("-4.12", "-4.13"), signed), "-4.13")
+
+    def test_a_tie_behind_a_repeating_decimal_is_exact(self) -> None:
+        # (0.01 + 0.01 + 0.005) / 3 ... is not on 2 places; instead (1 + 1 + 0.375) / 3
+        # = 2.375 / 3 = 0.791666... -> 0.79, and (0.125 + 0.125 + 0.125) / 3 = 0.125 -> 0.13
+        assert_calculated(calc(Mean(), s(1, 1, "0.375")), "0.79")
+        assert_calculated(calc(Mean(), s("0.125", "0.125", "0.125")), "0.13")
 
     def test_zeros(self) -> None:
-        # (0 + 0 + 4) / 3 = 1.3333...
-        assert_calculated(calc(Mean(), s(0, 0, 4)), "1.3333")
+        # (0 + 0 + 4) / 3 = 1.3333... -> 1.33
+        assert_calculated(calc(Mean(), s(0, 0, 4)), "1.33")
 
     def test_scale_bounds(self) -> None:
         # (0 + 4) / 2 = 2

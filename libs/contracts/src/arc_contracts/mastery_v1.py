@@ -40,7 +40,10 @@ class MasteryCauseV1(BaseModel):
 
 class MasteryChangedV1(ContractEvent):
     """A student's mastery of an outcome changed (value, level or status). Published exactly once
-    per change, never when a recalculation gives the same result."""
+    per change, never when a recalculation gives the same result (more evidence giving the same
+    standing is not a change). ``cause`` names the evidence, void, policy or scale change behind
+    it. Subscribe with a JetStream ordered consumer from a start time or sequence to resume:
+    examples/mastery_subscriber.py is a complete subscriber; ce-id identifies each change."""
 
     context: ClassVar[str] = "mastery"
     name: ClassVar[str] = "mastery_changed"

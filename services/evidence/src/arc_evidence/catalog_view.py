@@ -1,4 +1,7 @@
-"""Evidence's local view of the catalog, built only from catalog events."""
+"""Evidence's local view of the catalog and roster, built only from catalog events
+(``OutcomeDefinedV1``, ``PersonDefinedV1``, ``SectionDefinedV1``): evidence never calls the
+catalog to check an attempt. Each definition replaces the previous one only when its
+``revision`` is higher, so a re-delivered or older definition changes nothing."""
 
 from __future__ import annotations
 
@@ -8,25 +11,82 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from arc_contracts import OutcomeDefinedV1, ProficiencyScaleV1
-from arc_evidence.domain import KnownOutcome
+from arc_contracts import OutcomeDefinedV1, PersonDefinedV1, ProficiencyScaleV1, SectionDefinedV1
+from arc_evidence.rules import KnownOutcome, KnownSection, StudentStanding
 from arc_platform.consumer import Delivery
 from arc_platform.views import TrackedView
 
 log = logging.getLogger(__name__)
 
+#: Bump when the tables below change: the view is then dropped and rebuilt from the stream.
+SCHEMA_VERSION = 2
+CATALOG_STREAM = "ARC_CATALOG"
+#: Tables of earlier schema versions, dropped on upgrade.
+OLD_TABLES = ("known_outcomes",)
+
 metadata = sa.MetaData()
 outcomes = sa.Table(
-    "known_outcomes",
+    "catalog_outcomes",
     metadata,
     sa.Column("outcome_id", sa.String(200), primary_key=True),
     sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("code", sa.String(200), nullable=False),
     sa.Column("scale", sa.Text, nullable=False),
+    sa.Column("retired", sa.Boolean, nullable=False),
+    sa.Column("case_uri", sa.String(1000), nullable=True, index=True),
 )
+people = sa.Table(
+    "catalog_people",
+    metadata,
+    sa.Column("person_id", sa.String(200), primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("role", sa.String(40), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+)
+sections = sa.Table(
+    "catalog_sections",
+    metadata,
+    sa.Column("section_id", sa.String(200), primary_key=True),
+    sa.Column("revision", sa.Integer, nullable=False),
+    sa.Column("teacher_ids", sa.Text, nullable=False),
+)
+enrolments = sa.Table(
+    "catalog_enrolments",
+    metadata,
+    sa.Column("section_id", sa.String(200), primary_key=True),
+    sa.Column("student_id", sa.String(200), primary_key=True, index=True),
+)
+VIEW_TABLES = ("catalog_outcomes", "catalog_people", "catalog_sections", "catalog_enrolments")
+schema = sa.Table(
+    "catalog_view_schema",
+    sa.MetaData(),
+    sa.Column("version", sa.Integer, nullable=False),
+)
+
+
+def migrate(engine: Engine) -> None:
+    """Drop a view built by an older schema, so that it is rebuilt from the catalog stream."""
+    schema.create(engine, checkfirst=True)
+    with engine.begin() as conn:
+        found = conn.execute(sa.select(schema.c.version)).scalar()
+        if found == SCHEMA_VERSION:
+            return
+        for table in [*OLD_TABLES, *VIEW_TABLES]:
+            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table}"'))
+        if sa.inspect(conn).has_table("view_tracking"):
+            conn.execute(
+                sa.text("DELETE FROM view_tracking WHERE stream = :stream"),
+                {"stream": CATALOG_STREAM},
+            )
+        conn.execute(sa.delete(schema))
+        conn.execute(sa.insert(schema).values(version=SCHEMA_VERSION))
+    if found is not None:
+        log.info("catalog view schema %s -> %s: rebuilding from the stream", found, SCHEMA_VERSION)
 
 
 class CatalogView:
     def __init__(self, engine: Engine) -> None:
+        migrate(engine)
         self.view = TrackedView(engine, metadata)
 
     def position(self, stream: str) -> int:
@@ -35,8 +95,13 @@ class CatalogView:
     def apply(self, batch: list[Delivery]) -> None:
         with self.view.advancing(batch[0].stream, batch[-1].sequence) as conn:
             for delivery in batch:
-                if isinstance(delivery.event, OutcomeDefinedV1):
-                    self._upsert(conn, delivery.event)
+                event = delivery.event
+                if isinstance(event, OutcomeDefinedV1):
+                    self._outcome(conn, event)
+                elif isinstance(event, PersonDefinedV1):
+                    self._person(conn, event)
+                elif isinstance(event, SectionDefinedV1):
+                    self._section(conn, event)
                 elif delivery.problem:
                     log.error(
                         "skipped malformed catalog message %s: %s",
@@ -44,26 +109,113 @@ class CatalogView:
                         delivery.problem,
                     )
 
-    def _upsert(self, conn: sa.Connection, event: OutcomeDefinedV1) -> None:
-        row = {"revision": event.revision, "scale": event.scale.model_dump_json()}
-        current = conn.execute(
-            sa.select(outcomes.c.revision).where(outcomes.c.outcome_id == event.outcome_id)
-        ).first()
-        if current is None:
-            conn.execute(sa.insert(outcomes).values(outcome_id=event.outcome_id, **row))
-        elif current[0] < event.revision:
+    @staticmethod
+    def _newer(conn: sa.Connection, table: sa.Table, key: str, value: str, revision: int) -> bool:
+        """Whether ``revision`` replaces what the view holds; removes the old row if so."""
+        current = conn.execute(sa.select(table.c.revision).where(table.c[key] == value)).first()
+        if current is not None and current[0] >= revision:
+            return False
+        conn.execute(sa.delete(table).where(table.c[key] == value))
+        return True
+
+    def _outcome(self, conn: sa.Connection, event: OutcomeDefinedV1) -> None:
+        if self._newer(conn, outcomes, "outcome_id", event.outcome_id, event.revision):
             conn.execute(
-                sa.update(outcomes).where(outcomes.c.outcome_id == event.outcome_id).values(**row)
+                sa.insert(outcomes).values(
+                    outcome_id=event.outcome_id,
+                    revision=event.revision,
+                    code=event.code,
+                    scale=event.scale.model_dump_json(),
+                    retired=event.retired,
+                    case_uri=event.case_uri,
+                )
             )
 
-    def find(self, outcome_id: str) -> KnownOutcome | None:
-        with self.view.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(outcomes.c.revision, outcomes.c.scale).where(
-                    outcomes.c.outcome_id == outcome_id
+    def _person(self, conn: sa.Connection, event: PersonDefinedV1) -> None:
+        if self._newer(conn, people, "person_id", event.person_id, event.revision):
+            conn.execute(
+                sa.insert(people).values(
+                    person_id=event.person_id,
+                    revision=event.revision,
+                    role=event.role,
+                    active=event.active,
                 )
+            )
+
+    def _section(self, conn: sa.Connection, event: SectionDefinedV1) -> None:
+        if not self._newer(conn, sections, "section_id", event.section_id, event.revision):
+            return
+        conn.execute(
+            sa.insert(sections).values(
+                section_id=event.section_id,
+                revision=event.revision,
+                teacher_ids=json.dumps(list(event.teacher_ids)),
+            )
+        )
+        conn.execute(sa.delete(enrolments).where(enrolments.c.section_id == event.section_id))
+        students = sorted(set(event.student_ids))
+        if students:
+            conn.execute(
+                sa.insert(enrolments),
+                [{"section_id": event.section_id, "student_id": s} for s in students],
+            )
+
+    # CatalogLookup ---------------------------------------------------------------------------
+
+    def outcome(self, outcome_id: str) -> KnownOutcome | None:
+        found = self._outcomes(outcomes.c.outcome_id == outcome_id)
+        return found[0] if found else None
+
+    def outcome_by_code(self, code: str) -> KnownOutcome | None:
+        """The one outcome with this code (any case), or None if none or several."""
+        found = self._outcomes(sa.func.lower(outcomes.c.code) == code.strip().lower())
+        return found[0] if len(found) == 1 else None
+
+    def outcomes_aligned_to(self, uri: str) -> list[KnownOutcome]:
+        return self._outcomes(outcomes.c.case_uri == uri)
+
+    def _outcomes(self, where: sa.ColumnElement[bool]) -> list[KnownOutcome]:
+        with self.view.engine.connect() as conn:
+            rows = conn.execute(sa.select(outcomes).where(where).order_by(outcomes.c.outcome_id))
+            return [
+                KnownOutcome(
+                    outcome_id=row.outcome_id,
+                    revision=int(row.revision),
+                    scale=ProficiencyScaleV1.model_validate_json(row.scale),
+                    retired=bool(row.retired),
+                    code=row.code,
+                    case_uri=row.case_uri,
+                )
+                for row in rows
+            ]
+
+    def student(self, student_id: str) -> StudentStanding:
+        """A person definition decides; without one, being on a section roster is enough."""
+        with self.view.engine.connect() as conn:
+            person = conn.execute(
+                sa.select(people.c.role, people.c.active).where(people.c.person_id == student_id)
             ).first()
-        if row is None:
-            return None
-        scale = ProficiencyScaleV1.model_validate(json.loads(row[1]))
-        return KnownOutcome(outcome_id, int(row[0]), scale)
+            if person is not None:
+                if person.role != "student":
+                    return "not_a_student"
+                return "student" if person.active else "inactive"
+            enrolled = conn.execute(
+                sa.select(enrolments.c.section_id).where(enrolments.c.student_id == student_id)
+            ).first()
+        return "student" if enrolled is not None else "unknown"
+
+    def section(self, section_id: str) -> KnownSection | None:
+        with self.view.engine.connect() as conn:
+            row = conn.execute(sa.select(sections).where(sections.c.section_id == section_id))
+            found = row.first()
+            if found is None:
+                return None
+            students = conn.execute(
+                sa.select(enrolments.c.student_id).where(enrolments.c.section_id == section_id)
+            ).scalars()
+            return KnownSection(
+                section_id=section_id,
+                revision=int(found.revision),
+                student_ids=frozenset(students),
+                teacher_ids=frozenset(json.loads(found.teacher_ids)),
+            )

@@ -83,12 +83,18 @@ class Problem:
         return Problem(self.field, self.description, row, self.entry)
 
 
-class Rejected(ValueError):
-    """Nothing was recorded, for these reasons (every one found, not just the first)."""
+RejectionKind = Literal["invalid", "not_found", "conflict"]
 
-    def __init__(self, problems: Sequence[Problem]) -> None:
+
+class Rejected(ValueError):
+    """Nothing was recorded, for these reasons (every one found, not just the first).
+    ``kind``: bad input, a reference to something that does not exist, or a request that
+    conflicts with the current state (e.g. voiding an attempt twice)."""
+
+    def __init__(self, problems: Sequence[Problem], kind: RejectionKind = "invalid") -> None:
         super().__init__("; ".join(f"{p.field}: {p.description}" for p in problems))
         self.problems = list(problems)
+        self.kind: RejectionKind = kind
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from arc_platform.bus import last_sequence
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.http import http_loop
-from arc_platform.runner import Runtime, Wiring
+from arc_platform.runner import Loop, Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
 
@@ -56,7 +56,7 @@ async def serve(runtime: Runtime) -> Wiring:
     relay = make_relay(runtime, app, published.translate, CONTEXT)
     app.on_recorded = relay.wake
     servicer = MasteryServicer(app)
-    loops = [consumer.run for consumer in consumers(runtime, app)]
+    loops: list[Loop] = [consumer.run for consumer in consumers(runtime, app)]
     loops.append(http_loop(create_app(app), settings.http_host, settings.http_port))
     if settings.relay_enabled:
         loops.append(relay.run)

@@ -108,7 +108,9 @@ class Batch:
             return found
         self.index("outcome", outcome_id).add(member=student_id)
         self.index("student", student_id).add(member=outcome_id)
-        return self.add(StudentOutcomeMastery(student_id=student_id, outcome_id=outcome_id))
+        created = StudentOutcomeMastery(student_id=student_id, outcome_id=outcome_id)
+        self.add(created)
+        return created
 
     def index(self, kind: str, key: str) -> MembershipIndex:
         found: MembershipIndex | None = self.get(index_id(kind, key))

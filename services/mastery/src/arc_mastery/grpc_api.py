@@ -89,7 +89,7 @@ def rollup_message(rollup: RollUp) -> mastery_pb2.RollUp:
 
 
 def optional_time(request: mastery_pb2.ExplainRequest, field: str) -> datetime | None:
-    if not request.HasField(field):
+    if not request.HasField(field):  # type: ignore[arg-type]
         return None
     stamp: Timestamp = getattr(request, field)
     return stamp.ToDatetime(tzinfo=UTC)

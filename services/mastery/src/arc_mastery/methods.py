@@ -295,13 +295,12 @@ def _linear_predictions(values: Sequence[Decimal]) -> list[Fraction]:
     ys = _exact(values)
     n = len(ys)
     mean_x, mean_y = Fraction(n + 1, 2), _mean(ys)
-    sxy = sum(
-        ((x - mean_x) * (y - mean_y) for x, y in zip(range(1, n + 1), ys, strict=True)), Fraction(0)
-    )
-    sxx = sum(((x - mean_x) ** 2 for x in range(1, n + 1)), Fraction(0))
+    xs = range(1, n + 1)
+    sxy = sum(((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)), Fraction(0))
+    sxx = sum(((x - mean_x) ** 2 for x in xs), Fraction(0))
     slope = sxy / sxx
     intercept = mean_y - slope * mean_x
-    return [intercept + slope * x for x in range(1, n + 1)]
+    return [intercept + slope * x for x in xs]
 
 
 def _power_law_shift(scale: ScaleRange) -> Decimal:
@@ -551,7 +550,7 @@ class WeightedAverage(Method):
             )
         w = Fraction(self.w)
         result = w * Fraction(values[-1]) + (1 - w) * _mean(values[:-1])
-        weights: list[Contribution] = [(1 - w) / (n - 1)] * (n - 1) + [w]
+        weights = [(1 - w) / (n - 1)] * (n - 1) + [w]
         return self._calculated(
             result,
             f"{_fmt(self.w)} × most recent score {_fmt(values[-1])} + {_fmt(1 - self.w)} × "

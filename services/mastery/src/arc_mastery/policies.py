@@ -8,7 +8,7 @@ policy removes the ambiguity.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -67,7 +67,9 @@ def resolve(
 
 
 def outcomes_affected(
-    record: PolicyRecord, outcomes_of_course: dict[str, Sequence[str]], all_outcomes: Iterable[str]
+    record: PolicyRecord,
+    outcomes_of_course: Mapping[str, Sequence[str]],
+    all_outcomes: Iterable[str],
 ) -> list[str]:
     """Outcomes whose resolved policy may change when ``record`` arrives."""
     if record.scope == "outcome" and record.scope_id:
