@@ -6,7 +6,7 @@ PACKAGES := libs/contracts libs/protos libs/platform services/catalog services/e
 PROTOS := $(sort $(shell find proto -name "*.proto"))
 STAMP := $(VENV)/.installed
 
-.PHONY: install protos demo test test-unit test-integration test-e2e lint typecheck bench asyncapi clean
+.PHONY: install protos demo test test-unit test-integration test-e2e lint typecheck bench asyncapi clean kubectl test-deploy
 
 install: $(STAMP)
 
@@ -53,6 +53,17 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy
+
+# kubectl renders deploy/k8s for tests/deploy (`kubectl kustomize`, validated offline). Installed
+# from Debian's packages when missing (CI machines are Debian and run as root): the `kubectl`
+# package where the apt sources have it, else Debian's `kubernetes-client`.
+kubectl:
+	@command -v kubectl >/dev/null 2>&1 || { apt-get update -qq && \
+		{ apt-get install -y -qq kubectl || apt-get install -y -qq kubernetes-client; }; }
+	@kubectl version --client
+
+test-deploy: install kubectl
+	$(BIN)/pytest tests/deploy
 
 asyncapi: install
 	$(BIN)/python -m arc_platform.asyncapi > docs/asyncapi.json

@@ -2,7 +2,7 @@
 
     python examples/mastery_subscriber.py --nats nats://127.0.0.1:4333 --since 2026-10-01T00:00Z
 
-It asks JetStream for every ``arc.mastery.v1.mastery_changed`` message stored since ``--since``
+It asks JetStream for every ``arc.mastery.v1.mastery_changed.<partition>`` message stored since ``--since``
 (an ordered consumer with ``deliver_policy=by_start_time``), decodes each with the published
 contract, and remembers the last stream sequence it handled in ``--state`` so that the next run
 resumes right after it. ``ce-id`` (also ``Nats-Msg-Id``) identifies a change uniquely: use it to
@@ -23,7 +23,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from arc_contracts import MasteryChangedV1, decode
 
-SUBJECT = MasteryChangedV1.subject()
+SUBJECT = MasteryChangedV1.subscription_subject()  # every partition: ...mastery_changed.>
 
 
 def _config(since: datetime | None, after_sequence: int | None) -> ConsumerConfig:

@@ -29,6 +29,7 @@ from arc_mastery.audit import compare, replay
 from arc_mastery.domain import StudentOutcomeMastery
 from arc_mastery.published import translate
 from arc_platform.consumer import Delivery
+from arc_platform.partitions import partition_position_key
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
 
@@ -48,7 +49,8 @@ _ids = itertools.count(1)
 
 
 class Feed:
-    """Delivers contract events to the projection as the tracked consumer would."""
+    """Delivers contract events to the projection as the tracked consumers of each partition
+    would: catalog events to every partition, a student's events to the student's partition."""
 
     def __init__(self, app: MasteryApplication) -> None:
         self.app = app
@@ -56,18 +58,29 @@ class Feed:
         self.clock = DAY0
 
     def send(self, context: str, *events: ContractEvent) -> list[Any]:
-        batch = []
+        batches: dict[int, list[Delivery]] = {}
         for event in events:
             self.sequences[context] += 1
             self.clock += timedelta(minutes=1)
             envelope = Envelope(f"evt-{next(_ids)}", "/test", event.event_type(), self.clock)
-            batch.append(
-                Delivery(
-                    stream_name(context), self.sequences[context], event.subject(), envelope, event
+            key = event.partition_key()
+            targets = range(self.app.partitions) if key is None else [self.app.partition_of(key)]
+            for partition in targets:
+                position_key = partition_position_key(stream_name(context), partition)
+                batches.setdefault(partition, []).append(
+                    Delivery(
+                        stream_name(context),
+                        self.sequences[context],
+                        event.subject(),
+                        envelope,
+                        event,
+                        None,
+                        position_key,
+                    )
                 )
-            )
         before = self.app.recorder.max_notification_id() or 0
-        self.app.apply_batch(batch)
+        for partition, batch in batches.items():
+            self.app.apply_batch(partition, batch)
         return [
             translate(self.app.mapper.to_domain_event(n))
             for n in self.app.recorder.select_notifications(before, 1000, inclusive_of_start=False)
@@ -126,7 +139,7 @@ def policy(
 @pytest.fixture
 def app(tmp_path: Path, database_url: str | None) -> Iterator[MasteryApplication]:
     settings = ServiceSettings(service_name="mastery", data_dir=tmp_path, database_url=database_url)
-    application = open_application(MasteryApplication, settings)
+    application = open_application(MasteryApplication, settings, partitions=3)
     yield application
     application.close()
 
@@ -143,7 +156,9 @@ def test_mastery_changes_are_published_only_when_something_changes(app: MasteryA
     [up] = feed.send("evidence", attempt("ana", "rp.1", 3, 3))
     assert up.before.value == Decimal(2) and up.after.status == "mastered"
     assert up.after.evidence_count == 3
-    assert app.position("ARC_EVIDENCE") == 3 and app.position("ARC_CATALOG") == 1
+    ana = app.partition_of("ana")
+    assert app.position(f"ARC_EVIDENCE.p{ana}") == 3
+    assert [app.position(f"ARC_CATALOG.p{p}") for p in range(3)] == [1, 1, 1]
 
 
 def test_late_evidence_and_voids_recompute(app: MasteryApplication) -> None:
@@ -275,7 +290,7 @@ def test_replay_and_rebuild_comparison(
         database_url=database_url,
         database_schema="mastery_again",
     )
-    again = open_application(MasteryApplication, settings)
+    again = open_application(MasteryApplication, settings, partitions=3)
     again_feed = Feed(again)
     again_feed.send("evidence", *events)
     assert compare(app.all_states(), again.all_states()) == []

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
+from nats.aio.client import Client
 from nats.js import JetStreamContext
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -92,7 +93,7 @@ class Readings:
                 for metric in scope.metrics:
                     if metric.name == name:
                         for point in metric.data.data_points:
-                            found[frozenset(point.attributes.items())] = point
+                            found[frozenset((point.attributes or {}).items())] = point
         return found
 
     def value(self, name: str, **attributes: Any) -> Any:
@@ -122,7 +123,7 @@ def note_attempts(app: GradebookApp, students: list[str]) -> None:
     app.save(book)
 
 
-async def jetstream(nats_url: str) -> tuple[nats.NATS, JetStreamContext]:
+async def jetstream(nats_url: str) -> tuple[Client, JetStreamContext]:
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
     await ensure_stream(js, "evidence", duplicate_window_seconds=600)
@@ -204,7 +205,7 @@ async def test_consumer_counts_applied_events_and_reports_lag_and_latency(
     def apply(batch: list[Delivery]) -> None:
         """A projection that cannot get past sequence 4 while ``held`` (e.g. its database is
         read-only for a moment): each try fails, and the consumer retries a second later."""
-        with view.advancing(batch[0].stream, batch[-1].sequence) as conn:
+        with view.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
             for delivery in batch:
                 if delivery.sequence > 4 and held.is_set():
                     raise PermissionError("read-only for a moment")
@@ -218,7 +219,10 @@ async def test_consumer_counts_applied_events_and_reports_lag_and_latency(
     try:
         await until(lambda: view.position("ARC_EVIDENCE") == 4, "the first 4 to be applied")
         await until(
-            lambda: readings.value("arc.consumer.lag", stream="ARC_EVIDENCE") == 6,
+            lambda: (
+                readings.value("arc.consumer.lag", stream="ARC_EVIDENCE", consumer="ARC_EVIDENCE")
+                == 6
+            ),
             "a lag of 6 while held",
         )
         assert readings.value("arc.events.consumed", subject=SUBJECT, stream="ARC_EVIDENCE") == 4
@@ -226,7 +230,11 @@ async def test_consumer_counts_applied_events_and_reports_lag_and_latency(
         held.clear()
         await until(lambda: view.position("ARC_EVIDENCE") == 10, "all 10 to be applied")
         await until(
-            lambda: readings.value("arc.consumer.lag", stream="ARC_EVIDENCE") == 0, "no lag"
+            lambda: (
+                readings.value("arc.consumer.lag", stream="ARC_EVIDENCE", consumer="ARC_EVIDENCE")
+                == 0
+            ),
+            "no lag",
         )
         assert readings.value("arc.events.consumed", subject=SUBJECT, stream="ARC_EVIDENCE") == 10
         (latency,) = readings.points("arc.projection.latency").values()

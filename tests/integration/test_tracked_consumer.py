@@ -16,6 +16,7 @@ from arc_contracts import Envelope, MasteryChangedV1, encode
 from arc_platform.bus import ensure_stream
 from arc_platform.consumer import Delivery, TrackedConsumer
 from arc_platform.settings import ServiceSettings
+from tests.support.events import mastery_changed
 from arc_platform.views import StalePosition, TrackedView, create_engine
 
 metadata = sa.MetaData()
@@ -33,17 +34,7 @@ def view(tmp_path: Path, database_url: str | None) -> TrackedView:
 
 
 def event(n: int) -> MasteryChangedV1:
-    return MasteryChangedV1(
-        student_id=f"stu-{n}",
-        outcome_id="o",
-        level=Decimal(n % 4 + 1),
-        previous_level=None,
-        mastered=False,
-        method="most_recent",
-        evidence_count=1,
-        triggered_by_attempt_id=f"a{n}",
-        changed_at=datetime.now(UTC),
-    )
+    return mastery_changed(f"stu-{n}", n % 4 + 1)
 
 
 def rows(tracked: TrackedView) -> list[int]:
@@ -84,7 +75,7 @@ async def test_consumer_resumes_from_its_position_after_a_failure(
     failures = {"left": 2}
 
     def apply(batch: list[Delivery]) -> None:
-        with tracked.advancing(batch[0].stream, batch[-1].sequence) as conn:
+        with tracked.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
             for delivery in batch:
                 conn.execute(sa.insert(applied).values(sequence=delivery.sequence, student_id="s"))
                 if delivery.sequence in (57, 140) and failures["left"]:

@@ -44,8 +44,7 @@ class Stack:
     def service(self, name: str, command: str = "serve", **extra: str) -> ServiceProcess:
         port = self.processes[name].grpc_port if name in self.processes else free_port()
         env = service_env(name, self.nats_url, self.data_dir, port, self.database_url, extra)
-        if name == "reporting":
-            env["ARC_HTTP_PORT"] = str(free_port())
+        env.setdefault("ARC_HTTP_PORT", str(free_port()))
         return ServiceProcess(name, env, command, log_path=self.data_dir / "logs" / f"{name}.log")
 
     def start(self, *names: str) -> Stack:
@@ -71,6 +70,10 @@ class Stack:
 
     def mastery(self) -> mastery_pb2_grpc.MasteryServiceStub:
         return mastery_pb2_grpc.MasteryServiceStub(self.channel("mastery"))
+
+    def mastery_of(self, process: str) -> mastery_pb2_grpc.MasteryServiceStub:
+        """The mastery API of one named replica."""
+        return mastery_pb2_grpc.MasteryServiceStub(self.channel(process))
 
     def reporting(self) -> reporting_pb2_grpc.ReportingServiceStub:
         return reporting_pb2_grpc.ReportingServiceStub(self.channel("reporting"))

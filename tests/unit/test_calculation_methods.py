@@ -412,19 +412,20 @@ class TestMean:
         assert_calculated(calc(Mean(), s(0, 1, 1)), "0.67")
 
     def test_exact_half_rounds_away_from_zero(self) -> None:
-        # (4.12 + 4.13) / 2 = 4.125 -> 4.13 (banker's rounding or round() would give 4.12)
-        assert_calculated(calc(Mean(), s("4.12", "4.13")), "4.13")
+        # on a 0-5 scale: (4.12 + 4.13) / 2 = 4.125 -> 4.13 (round() would give 4.12)
+        zero_to_five = ScaleRange(D(0), D(5), D(3), None)
+        assert_calculated(calc(Mean(), s("4.12", "4.13"), zero_to_five), "4.13")
+        # on the 0-4 scale: (2.12 + 2.13) / 2 = 2.125 -> 2.13
+        assert_calculated(calc(Mean(), s("2.12", "2.13")), "2.13")
 
     def test_negative_half_rounds_away_from_zero(self) -> None:
         # on a -5..5 scale: (-4.12 + -4.13) / 2 = -4.125 -> -4.13
         signed = ScaleRange(D(-5), D(5), D(0), None)
         assert_calculated(calc(Mean(), s("-4.12", "-4.13"), signed), "-4.13")
 
-    def test_a_tie_behind_a_repeating_decimal_is_exact(self) -> None:
-        # (0.01 + 0.01 + 0.005) / 3 ... is not on 2 places; instead (1 + 1 + 0.375) / 3
-        # = 2.375 / 3 = 0.791666... -> 0.79, and (0.125 + 0.125 + 0.125) / 3 = 0.125 -> 0.13
-        assert_calculated(calc(Mean(), s(1, 1, "0.375")), "0.79")
-        assert_calculated(calc(Mean(), s("0.125", "0.125", "0.125")), "0.13")
+    def test_three_scores_meeting_at_a_tie(self) -> None:
+        # (0.12 + 0.13 + 0.125) / 3 = 0.375 / 3 = 0.125 -> 0.13
+        assert_calculated(calc(Mean(), s("0.12", "0.13", "0.125")), "0.13")
 
     def test_zeros(self) -> None:
         # (0 + 0 + 4) / 3 = 1.3333... -> 1.33
@@ -444,28 +445,35 @@ class TestMedian:
         result = calc(Median(), s(3, 1, 2))
         assert_calculated(result, "2")
         assert result.explanation == "median (middle value) of 1, 2, 3 = 2"
+        assert weights(result) == [0, 0, 1]
 
     def test_even_count_means_the_two_middle_values(self) -> None:
         # sorted 1, 2, 3, 4 -> (2 + 3) / 2 = 2.5
         result = calc(Median(), s(4, 1, 3, 2))
         assert_calculated(result, "2.5")
         assert "two middle values 2 and 3" in result.explanation
+        assert weights(result) == [0, 0, F(1, 2), F(1, 2)]
+        assert_weighted_sum(result, s(4, 1, 3, 2))
 
     def test_two_scores(self) -> None:
         # (1 + 4) / 2 = 2.5
         assert_calculated(calc(Median(), s(1, 4)), "2.5")
 
     def test_even_count_equal_middle_values(self) -> None:
-        # sorted 1, 3, 3, 4 -> (3 + 3) / 2 = 3
-        assert_calculated(calc(Median(), s(3, 4, 1, 3)), "3")
+        # sorted 1, 3, 3, 4 -> (3 + 3) / 2 = 3; both 3s (attempts 1 and 4) weigh 1/2
+        result = calc(Median(), s(3, 4, 1, 3))
+        assert_calculated(result, "3")
+        assert weights(result) == [F(1, 2), 0, 0, F(1, 2)]
 
     def test_ignores_outliers(self) -> None:
-        # sorted 0, 3, 3, 3, 4 -> 3
-        assert_calculated(calc(Median(), s(0, 3, 4, 3, 3)), "3")
+        # sorted 0, 3, 3, 3, 4 -> 3; equal 3s keep time order, so the middle one is attempt 4
+        result = calc(Median(), s(0, 3, 4, 3, 3))
+        assert_calculated(result, "3")
+        assert weights(result) == [0, 0, 0, 1, 0]
 
     def test_even_count_half_rounds_away_from_zero(self) -> None:
-        # (1.0002 + 1.0003) / 2 = 1.00025 -> 1.0003
-        assert_calculated(calc(Median(), s("1.0003", "1.0002")), "1.0003")
+        # (2.13 + 2.12) / 2 = 2.125 -> 2.13
+        assert_calculated(calc(Median(), s("2.13", "2.12")), "2.13")
 
     def test_zeros_and_bounds(self) -> None:
         # sorted 0, 0, 4 -> 0; sorted 0, 0, 4, 4 -> (0 + 4) / 2 = 2
@@ -482,6 +490,9 @@ class TestMode:
         result = calc(Mode(), s(2, 3, 4, 3, 3))
         assert_calculated(result, "3")
         assert result.explanation == "most frequent score 3 (3 of 5 scores)"
+        # the three 3s share the weight equally
+        assert weights(result) == [0, F(1, 3), 0, F(1, 3), F(1, 3)]
+        assert_weighted_sum(result, s(2, 3, 4, 3, 3))
 
     def test_tie_needs_teacher_judgment(self) -> None:
         # 2 and 3 both appear twice: never a silent pick
@@ -489,6 +500,7 @@ class TestMode:
         assert result.value is None
         assert result.status is Status.NEEDS_TEACHER_JUDGMENT
         assert "2 and 3" in result.explanation
+        assert result.contributions == (None, None, None, None)
 
     def test_all_distinct_is_a_tie(self) -> None:
         result = calc(Mode(), s(1, 2, 3))
@@ -502,7 +514,9 @@ class TestMode:
 
     def test_equal_values_written_differently_count_together(self) -> None:
         # 3, 3.0 and 3.00 are one value, seen three times
-        assert_calculated(calc(Mode(), s(3, "3.0", "3.00", 2, 1)), "3")
+        result = calc(Mode(), s(3, "3.0", "3.00", 2, 1))
+        assert_calculated(result, "3")
+        assert weights(result) == [F(1, 3)] * 3 + [0, 0]
 
     def test_zero_can_be_the_mode(self) -> None:
         assert_calculated(calc(Mode(), s(0, 4, 0)), "0")
@@ -519,6 +533,9 @@ class TestWeightedAverage:
         assert result.explanation == (
             "0.65 × most recent score 4 + 0.35 × mean of earlier scores (1, 2, 3) = 3.3"
         )
+        # w = 0.65 for the newest, (1 - 0.65) / 3 = 0.11666... for each earlier score
+        assert weights(result) == [F(35, 300)] * 3 + [F(65, 100)]
+        assert_weighted_sum(result, s(1, 2, 3, 4))
 
     def test_default_w_is_065(self) -> None:
         assert WeightedAverage().w == DEFAULT_W == D("0.65")
@@ -537,8 +554,17 @@ class TestWeightedAverage:
         assert_calculated(calc(WeightedAverage(), s(4, 3, 2, 1)), "1.7")
 
     def test_repeating_earlier_mean(self) -> None:
-        # 0.65·3 + 0.35·mean(2, 2, 3) = 1.95 + 0.35·(7/3) = 1.95 + 0.81666... = 2.76666... -> 2.7667
-        assert_calculated(calc(WeightedAverage(), s(2, 2, 3, 3)), "2.7667")
+        # 0.65·3 + 0.35·mean(2, 2, 3) = 1.95 + 0.35·(7/3) = 1.95 + 0.81666... = 2.7666... -> 2.77
+        assert_calculated(calc(WeightedAverage(), s(2, 2, 3, 3)), "2.77")
+
+    def test_a_tie_behind_a_repeating_decimal_is_exact(self) -> None:
+        # w = 0.7: 0.7·0 + 0.3·mean(2, 2, 2, 2, 2, 1.9) = 0.3·(11.9 / 6) = 0.3·1.98333...
+        # = 0.595 exactly, a tie -> 0.60. Rounding the mean 1.98333... to any number of digits
+        # first (28 significant digits, say) gives 0.594999... -> 0.59: it must stay exact.
+        scores = s(2, 2, 2, 2, 2, "1.9", 0)
+        result = calc(WeightedAverage(D("0.7")), scores)
+        assert_calculated(result, "0.6")
+        assert result.unrounded == F(595, 1000)
 
     def test_zeros(self) -> None:
         # 0.65·0 + 0.35·mean(4, 4) = 1.4
@@ -549,8 +575,8 @@ class TestWeightedAverage:
         assert_calculated(calc(WeightedAverage(), s(0, 4)), "2.6")
 
     def test_half_rounds_away_from_zero(self) -> None:
-        # 0.5·0 + 0.5·0.0001 = 0.00005 -> 0.0001 (banker's rounding would give 0.0000)
-        assert_calculated(calc(WeightedAverage(D("0.5")), s("0.0001", 0)), "0.0001")
+        # 0.5·0 + 0.5·0.01 = 0.005 -> 0.01 (banker's rounding would give 0.00)
+        assert_calculated(calc(WeightedAverage(D("0.5")), s("0.01", 0)), "0.01")
 
     @pytest.mark.parametrize("w", ["0", "1", "-0.1", "1.5", "NaN"])
     def test_w_must_be_strictly_between_0_and_1(self, w: str) -> None:
@@ -566,13 +592,23 @@ class TestDecayingAverage:
         # D1 = 1
         # D2 = 0.35·1      + 0.65·2 = 0.35     + 1.3  = 1.65
         # D3 = 0.35·1.65   + 0.65·3 = 0.5775   + 1.95 = 2.5275
-        # D4 = 0.35·2.5275 + 0.65·4 = 0.884625 + 2.6  = 3.484625 -> 3.4846
+        # D4 = 0.35·2.5275 + 0.65·4 = 0.884625 + 2.6  = 3.484625 -> 3.48
+        # (the explanation shows each step rounded; the steps themselves are not)
         result = calc(DecayingAverage(), s(1, 2, 3, 4))
-        assert_calculated(result, "3.4846")
+        assert_calculated(result, "3.48")
+        assert result.unrounded == F(D("3.484625"))
         assert result.explanation == (
-            "decaying average of 1, 2, 3, 4, each newer score weighted 0.65: "
-            "1 → 1.65 → 2.5275 → 3.4846"
+            "decaying average of 1, 2, 3, 4, each newer score weighted 0.65: 1 → 1.65 → 2.53 → 3.48"
         )
+
+    def test_contributions_are_the_closed_form(self) -> None:
+        # first: (1-w)^(n-1) = 0.35³ = 0.042875; k-th: w·(1-w)^(n-k):
+        # 0.65·0.35² = 0.079625, 0.65·0.35 = 0.2275, 0.65 -> sum 1
+        # 0.042875·1 + 0.079625·2 + 0.2275·3 + 0.65·4 = 0.042875 + 0.15925 + 0.6825 + 2.6
+        # = 3.484625, the recurrence's D4
+        result = calc(DecayingAverage(), s(1, 2, 3, 4))
+        assert result.contributions == (D("0.042875"), D("0.079625"), D("0.2275"), D("0.65"))
+        assert_weighted_sum(result, s(1, 2, 3, 4))
 
     def test_differs_from_weighted_average_beyond_two_scores(self) -> None:
         assert value_of(DecayingAverage(), s(1, 2, 3, 4)) != value_of(
@@ -584,13 +620,14 @@ class TestDecayingAverage:
 
     def test_w_one_half(self) -> None:
         # D2 = 0.5·1 + 0.5·2 = 1.5; D3 = 0.5·1.5 + 0.5·3 = 2.25; D4 = 0.5·2.25 + 0.5·4 = 3.125
-        assert_calculated(calc(DecayingAverage(D("0.5")), s(1, 2, 3, 4)), "3.125")
+        # -> 3.13 (a tie, away from zero)
+        assert_calculated(calc(DecayingAverage(D("0.5")), s(1, 2, 3, 4)), "3.13")
 
     def test_order_matters(self) -> None:
         # D2 = 0.35·4      + 0.65·3 = 1.4      + 1.95 = 3.35
         # D3 = 0.35·3.35   + 0.65·2 = 1.1725   + 1.3  = 2.4725
-        # D4 = 0.35·2.4725 + 0.65·1 = 0.865375 + 0.65 = 1.515375 -> 1.5154
-        assert_calculated(calc(DecayingAverage(), s(4, 3, 2, 1)), "1.5154")
+        # D4 = 0.35·2.4725 + 0.65·1 = 0.865375 + 0.65 = 1.515375 -> 1.52
+        assert_calculated(calc(DecayingAverage(), s(4, 3, 2, 1)), "1.52")
 
     def test_two_scores_agree_with_weighted_average(self) -> None:
         # D2 = 0.35·2 + 0.65·4 = 0.7 + 2.6 = 3.3, the same formula as weighted_average
@@ -601,13 +638,21 @@ class TestDecayingAverage:
         assert_calculated(calc(DecayingAverage(), s(4, 0, 4)), "3.09")
 
     def test_half_rounds_away_from_zero(self) -> None:
-        # D2 = 0.5·0 + 0.5·0 = 0; D3 = 0.5·0 + 0.5·0.0001 = 0.00005 -> 0.0001
-        assert_calculated(calc(DecayingAverage(D("0.5")), s(0, 0, "0.0001")), "0.0001")
+        # D2 = 0.5·0 + 0.5·0 = 0; D3 = 0.5·0 + 0.5·0.01 = 0.005 -> 0.01
+        assert_calculated(calc(DecayingAverage(D("0.5")), s(0, 0, "0.01")), "0.01")
 
     def test_keeps_full_precision_between_steps(self) -> None:
-        # w = 0.5 on 0.0001, 0, 0: D2 = 0.00005, D3 = 0.000025 -> 0.0000
-        # (rounding D2 to 0.0001 first would wrongly give 0.00005 -> 0.0001)
-        assert_calculated(calc(DecayingAverage(D("0.5")), s("0.0001", 0, 0)), "0")
+        # w = 0.5 on 0.01, 0, 0: D2 = 0.005, D3 = 0.0025 -> 0.00
+        # (rounding D2 to 0.01 first would wrongly give D3 = 0.005 -> 0.01)
+        assert_calculated(calc(DecayingAverage(D("0.5")), s("0.01", 0, 0)), "0")
+
+    def test_many_scores_stay_exact(self) -> None:
+        # 40 scores: the first weighs 0.35^39, about 1.7e-18, exactly; the weights still sum to 1
+        scores = s(*([1] + [3] * 39))
+        result = calc(DecayingAverage(), scores)
+        assert weights(result)[0] == F(35, 100) ** 39
+        assert_weighted_sum(result, scores)
+        assert_calculated(result, "3")
 
     @pytest.mark.parametrize("w", ["0", "1", "2"])
     def test_w_must_be_strictly_between_0_and_1(self, w: str) -> None:
@@ -624,20 +669,25 @@ class TestNMastery:
         result = calc(NMastery(2), s(1, 3, 2, 4))
         assert_calculated(result, "3.5")
         assert "mean of 3, 4 = 3.5" in result.explanation
+        assert weights(result) == [0, F(1, 2), 0, F(1, 2)]
+        assert_weighted_sum(result, s(1, 3, 2, 4))
 
     def test_exactly_n_scores_all_at_mastery(self) -> None:
         # (3 + 4) / 2 = 3.5
         assert_calculated(calc(NMastery(2), s(3, 4)), "3.5")
 
     def test_mean_of_all_mastery_scores_not_just_n(self) -> None:
-        # scores >= 3: 3, 4, 4 -> 11 / 3 = 3.6666... -> 3.6667
-        assert_calculated(calc(NMastery(2), s(3, 1, 4, 4)), "3.6667")
+        # scores >= 3: 3, 4, 4 -> 11 / 3 = 3.6666... -> 3.67
+        result = calc(NMastery(2), s(3, 1, 4, 4))
+        assert_calculated(result, "3.67")
+        assert weights(result) == [F(1, 3), 0, F(1, 3), F(1, 3)]
 
     def test_fewer_than_n_scores(self) -> None:
         result = calc(NMastery(3), s(4, 4))
         assert result.value is None
         assert result.status is Status.NOT_ENOUGH_EVIDENCE
         assert result.explanation == "only 2 scores so far, and 3 are needed"
+        assert result.contributions == (None, None)
 
     def test_fewer_than_n_scores_at_mastery(self) -> None:
         # four scores, but only one (3) is >= 3
@@ -651,7 +701,7 @@ class TestNMastery:
         assert_calculated(calc(NMastery(2), s(3, 3)), "3")
 
     def test_score_just_below_threshold_does_not_count(self) -> None:
-        assert calc(NMastery(2), s(3, "2.9999")).status is Status.NOT_ENOUGH_EVIDENCE
+        assert calc(NMastery(2), s(3, "2.99")).status is Status.NOT_ENOUGH_EVIDENCE
 
     def test_n_one(self) -> None:
         # one score >= 3 (4) is enough -> 4
@@ -677,6 +727,8 @@ class TestPowerLaw:
         result = calc(PowerLaw(), s(0, 1, 2, 3))
         assert_calculated(result, "3")
         assert "at the latest attempt (4 of 4)" in result.explanation
+        # a fit, not a weighted sum: no per-score weight
+        assert result.contributions == (None, None, None, None)
 
     def test_exact_quadratic_power_law(self) -> None:
         # Scale 0-10: s + 1 = 1, 4, 9 = i², fit ln(s+1) = 2·ln(i); at i = 3: 9 - 1 = 8.
@@ -710,8 +762,9 @@ class TestPowerLaw:
         b = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum(
             (x - mx) ** 2 for x in xs
         )
-        expected = math.exp(my - b * mx + b * math.log(4)) - 1  # ≈ 3.8815
-        assert value_of(PowerLaw(), s(1, 2, 3, 4)) == D(f"{expected:.4f}")
+        expected = math.exp(my - b * mx + b * math.log(4)) - 1  # ≈ 3.8815 -> 3.88
+        rounded = D(repr(expected)).quantize(D("0.01"), rounding=ROUND_HALF_UP)
+        assert value_of(PowerLaw(), s(1, 2, 3, 4)) == rounded == D("3.88")
 
     def test_clamped_to_the_scale_maximum(self) -> None:
         # ln(s+1) = 0, ln 4, ln 5 against ln 1, ln 2, ln 3: b ≈ 1.5226, a ≈ 0.0892,
@@ -738,16 +791,20 @@ class TestPowerLaw:
 
 class TestAssessmentWeighted:
     def test_worked_example(self) -> None:
-        # (2·3 + 1·4) / (2 + 1) = 10 / 3 = 3.3333...
+        # (2·3 + 1·4) / (2 + 1) = 10 / 3 = 3.3333... -> 3.33
         result = calc(AssessmentWeighted(), ws((3, 2), (4, 1)))
-        assert_calculated(result, "3.3333")
-        assert result.explanation == "weighted mean (2 × 3 + 1 × 4) ÷ (2 + 1) = 3.3333"
+        assert_calculated(result, "3.33")
+        assert result.explanation == "weighted mean (2 × 3 + 1 × 4) ÷ (2 + 1) = 3.33"
+        # weight / Σweight: 2/3 and 1/3
+        assert weights(result) == [F(2, 3), F(1, 3)]
+        assert_weighted_sum(result, ws((3, 2), (4, 1)))
 
     def test_formative_scores_are_shown_but_not_counted(self) -> None:
         # weight-0 score 1 is skipped: (1·3 + 1·4) / 2 = 3.5
         result = calc(AssessmentWeighted(), ws((1, 0), (3, 1), (4, 1)))
         assert_calculated(result, "3.5")
         assert "1 formative score shown but not counted" in result.explanation
+        assert weights(result) == [0, F(1, 2), F(1, 2)]
 
     def test_all_weights_zero_gives_no_value(self) -> None:
         result = calc(AssessmentWeighted(), ws((3, 0), (4, 0)))
@@ -768,8 +825,8 @@ class TestAssessmentWeighted:
         assert_calculated(calc(AssessmentWeighted(), ws((0, 3), (4, 1))), "1")
 
     def test_half_rounds_away_from_zero(self) -> None:
-        # (1·0.0001 + 1·0) / 2 = 0.00005 -> 0.0001
-        assert_calculated(calc(AssessmentWeighted(), ws(("0.0001", 1), (0, 1))), "0.0001")
+        # (1·0.01 + 1·0) / 2 = 0.005 -> 0.01
+        assert_calculated(calc(AssessmentWeighted(), ws(("0.01", 1), (0, 1))), "0.01")
 
     def test_other_methods_ignore_weights(self) -> None:
         # weights are read by assessment_weighted only: mean(1, 3) = 2
@@ -785,6 +842,9 @@ class TestWindowed:
         result = calc(WindowedMean(2), s(1, 2, 3, 4))
         assert_calculated(result, "3.5")
         assert result.explanation == "using the most recent 2 of 4 scores: mean of 3, 4 = 3.5"
+        # outside the window: 0; inside: the mean's 1/2 each
+        assert weights(result) == [0, 0, F(1, 2), F(1, 2)]
+        assert_weighted_sum(result, s(1, 2, 3, 4))
 
     def test_windowed_median_odd(self) -> None:
         # last 3 of 4, 1, 2, 3 -> sorted 1, 2, 3 -> 2
@@ -792,7 +852,9 @@ class TestWindowed:
 
     def test_windowed_median_even(self) -> None:
         # last 4 of 0, 4, 1, 2, 3 -> sorted 1, 2, 3, 4 -> (2 + 3) / 2 = 2.5
-        assert_calculated(calc(WindowedMedian(4), s(0, 4, 1, 2, 3)), "2.5")
+        result = calc(WindowedMedian(4), s(0, 4, 1, 2, 3))
+        assert_calculated(result, "2.5")
+        assert weights(result) == [0, 0, 0, F(1, 2), F(1, 2)]
 
     def test_windowed_mode(self) -> None:
         # whole history's mode is 1 (three times); last 3 are 2, 3, 3 -> 3
@@ -807,11 +869,14 @@ class TestWindowed:
         assert tie.value is None
         assert tie.status is Status.NEEDS_TEACHER_JUDGMENT
         assert tie.method == "windowed_mode"
+        assert tie.contributions == (None, None, None, None)
 
     def test_windowed_highest(self) -> None:
         # highest ever is 4, highest of the last 2 (1, 2) is 2
         assert_calculated(calc(Highest(), s(4, 1, 2)), "4")
-        assert_calculated(calc(WindowedHighest(2), s(4, 1, 2)), "2")
+        result = calc(WindowedHighest(2), s(4, 1, 2))
+        assert_calculated(result, "2")
+        assert weights(result) == [0, 0, 1]
 
     def test_fewer_scores_than_the_window_uses_all(self) -> None:
         # k = 5 but only 2 scores: mean(1, 3) = 2
@@ -850,17 +915,32 @@ class TestTrueScoreEstimate:
         assert result.explanation.startswith("a straight-line trend fits")
         assert "gives 3.1 at the latest attempt (4 of 4)" in result.explanation
         assert result.explanation.endswith("rounded to the nearest 0.5 = 3")
+        # the fitted line is not a weighted mean of the scores
+        assert result.contributions == (None, None, None, None)
+        assert result.unrounded == F(31, 10)
 
-    def test_without_a_step_keeps_four_places(self) -> None:
+    def test_without_a_step_keeps_two_places(self) -> None:
         assert_calculated(calc(TrueScoreEstimate(), s(2, 2, 3, 3), NO_STEP), "3.1")
+
+    def test_the_step_rounds_the_unrounded_estimate(self) -> None:
+        # mean model 2.249 -> 2.249 / 0.5 = 4.498 -> 4 -> 2. Rounding to 2 places first
+        # (2.25 -> 4.5 -> 5 -> 2.5) would be a double rounding.
+        result = calc(TrueScoreEstimate(), s("2.249", "2.249"))
+        assert_calculated(result, "2")
+        assert "gives 2.249 at the latest attempt" in result.explanation
+        assert result.unrounded == F(D("2.249"))
 
     def test_mean_wins_and_ties_go_to_the_simpler_model(self) -> None:
         # y = 4, 0, 4: Sxy = (-1)(4/3) + 0 + (1)(4/3) = 0, so the line is flat at the mean
         # 8/3 and both have error 4/3 + 8/3 + 4/3 = 16/3; the tie goes to the mean.
-        # 2.6667 -> nearest 0.5 = 2.5
+        # 8/3 = 2.666... -> nearest 0.5 = 2.5
         result = calc(TrueScoreEstimate(), s(4, 0, 4))
         assert_calculated(result, "2.5")
         assert result.explanation.startswith("the mean fits")
+        assert "gives 2.6667 at the latest attempt" in result.explanation
+        # the mean model is a weighted sum: 1/3 each, Σ = 8/3, the estimate before the step
+        assert weights(result) == [F(1, 3)] * 3
+        assert result.unrounded == F(8, 3)
 
     def test_power_law_wins(self) -> None:
         # Scale 0-10, y = 0, 3, 8 (y + 1 = i²): the power law fits exactly (error 0).
@@ -870,6 +950,7 @@ class TestTrueScoreEstimate:
         result = calc(TrueScoreEstimate(), s(0, 3, 8), wide)
         assert_calculated(result, "8")
         assert result.explanation.startswith("a power-law trend fits")
+        assert result.contributions == (None, None, None)
 
     def test_two_scores_line_beats_equal_power_law(self) -> None:
         # Both line and power law pass through both points (error 0, up to float noise);
@@ -1034,139 +1115,3 @@ class TestMethodFromSpec:
     def test_unknown_method(self, name: str) -> None:
         with pytest.raises(ValueError, match="unknown calculation method"):
             method_from_spec(name, {})
-
-
-# --- properties over many generated histories ---------------------------------------------
-
-#: Methods whose value must lie within [min(scores), max(scores)].
-BOUNDED_BY_SCORES: list[tuple[str, dict[str, ParamValue]]] = [
-    ("most_recent", {}),
-    ("highest", {}),
-    ("mean", {}),
-    ("median", {}),
-    ("mode", {}),
-    ("weighted_average", {}),
-    ("weighted_average", {"w": "0.5"}),
-    ("weighted_average", {"w": "0.01"}),
-    ("weighted_average", {"w": "0.99"}),
-    ("decaying_average", {}),
-    ("decaying_average", {"w": "0.5"}),
-    ("decaying_average", {"w": "0.01"}),
-    ("decaying_average", {"w": "0.99"}),
-    ("n_mastery", {"n": 1}),
-    ("n_mastery", {"n": 2}),
-    ("assessment_weighted", {}),
-    ("windowed_mean", {"k": 1}),
-    ("windowed_mean", {"k": 3}),
-    ("windowed_median", {"k": 2}),
-    ("windowed_median", {"k": 3}),
-    ("windowed_mode", {"k": 3}),
-    ("windowed_highest", {"k": 2}),
-]
-#: Methods whose value must lie within the scale's range.
-BOUNDED_BY_SCALE: list[tuple[str, dict[str, ParamValue]]] = [
-    ("power_law", {}),
-    ("true_score_estimate", {}),
-]
-
-
-def _generated_histories(count: int, seed: int) -> list[list[Score]]:
-    """Reproducible score histories on the 0-4 scale: 1-9 scores, on half points, quarter
-    points or 4-place values, with weights including 0 (formative)."""
-    rng = random.Random(seed)
-    histories: list[list[Score]] = [
-        s(0, 4),
-        s(4, 0),
-        s(0, 0, 0, 4),
-        s(4, 4, 4, 0),
-        s(0, 4, 0, 4, 0),
-        s("3.9999", "0.0001"),
-    ]
-    grains = [D("0.5"), D("0.25"), D("0.0001")]
-    weights = [D(0), D(1), D(1), D(2), D("0.5")]
-    while len(histories) < count:
-        grain = rng.choice(grains)
-        steps = int(D(4) / grain)
-        length = rng.randint(1, 9)
-        histories.append(
-            [Score(rng.randint(0, steps) * grain, rng.choice(weights)) for _ in range(length)]
-        )
-    return histories
-
-
-HISTORIES = _generated_histories(60, seed=20240611)
-
-
-def _history_id(history: Sequence[Score]) -> str:
-    return "[" + ",".join(f"{x.value.normalize():f}" for x in history) + "]"
-
-
-@pytest.mark.parametrize("history", HISTORIES, ids=_history_id)
-@pytest.mark.parametrize(
-    ("name", "params"), BOUNDED_BY_SCORES, ids=[f"{n}{p or ''}" for n, p in BOUNDED_BY_SCORES]
-)
-def test_value_lies_within_the_scores(
-    name: str, params: dict[str, ParamValue], history: list[Score]
-) -> None:
-    result = method_from_spec(name, params).calculate(history, NO_STEP)
-    _assert_well_formed(result, name)
-    if result.value is not None:
-        values = [x.value for x in history]
-        assert min(values) <= result.value <= max(values)
-
-
-@pytest.mark.parametrize("history", HISTORIES, ids=_history_id)
-@pytest.mark.parametrize("scale", [SCALE, NO_STEP], ids=["step-0.5", "no-step"])
-@pytest.mark.parametrize(("name", "params"), BOUNDED_BY_SCALE, ids=[n for n, _ in BOUNDED_BY_SCALE])
-def test_trend_value_lies_within_the_scale(
-    name: str, params: dict[str, ParamValue], scale: ScaleRange, history: list[Score]
-) -> None:
-    result = method_from_spec(name, params).calculate(history, scale)
-    _assert_well_formed(result, name)
-    assert result.value is not None
-    assert scale.minimum <= result.value <= scale.maximum
-
-
-def _assert_well_formed(result: Calculation, name: str) -> None:
-    assert result.method == name
-    assert result.explanation
-    assert (result.value is None) == (result.status is not Status.CALCULATED)
-    if result.value is not None:
-        assert result.value.as_tuple().exponent == -4
-
-
-@pytest.mark.parametrize("history", HISTORIES, ids=_history_id)
-@pytest.mark.parametrize("name", ["highest", "mean", "median", "mode"])
-def test_order_free_methods_ignore_order(name: str, history: list[Score]) -> None:
-    method = build(name)
-    forward, backward = calc(method, history), calc(method, list(reversed(history)))
-    assert (forward.value, forward.status) == (backward.value, backward.status)
-
-
-@pytest.mark.parametrize("history", [h for h in HISTORIES if len(h) == 2], ids=_history_id)
-@pytest.mark.parametrize("w", ["0.5", "0.65", "0.2"])
-def test_two_scores_decaying_equals_weighted(w: str, history: list[Score]) -> None:
-    # With two scores both formulas are (1-w)·s1 + w·s2.
-    assert value_of(DecayingAverage(D(w)), history) == value_of(WeightedAverage(D(w)), history)
-
-
-@pytest.mark.parametrize("history", HISTORIES, ids=_history_id)
-def test_windowed_with_a_large_window_equals_the_whole_history(history: list[Score]) -> None:
-    for windowed, whole in [
-        (WindowedMean(100), Mean()),
-        (WindowedMedian(100), Median()),
-        (WindowedMode(100), Mode()),
-        (WindowedHighest(100), Highest()),
-    ]:
-        a, b = calc(windowed, history), calc(whole, history)
-        assert (a.value, a.status) == (b.value, b.status)
-
-
-@pytest.mark.parametrize("history", HISTORIES, ids=_history_id)
-def test_true_score_is_a_step_rounding_of_the_unrounded_estimate(history: list[Score]) -> None:
-    # With a step, the result is within half a step of the unrounded estimate.
-    unrounded = value_of(TrueScoreEstimate(), history, NO_STEP)
-    rounded = value_of(TrueScoreEstimate(), history, SCALE)
-    assert unrounded is not None and rounded is not None
-    assert rounded % D("0.5") == 0
-    assert abs(rounded - unrounded) <= D("0.25")

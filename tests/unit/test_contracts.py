@@ -10,18 +10,9 @@ import pytest
 from arc_contracts import Envelope, MalformedMessage, MasteryChangedV1, decode, encode
 from arc_contracts.registry import ALL_EVENTS
 from arc_platform.relay import event_id
+from tests.support.events import mastery_changed
 
-EVENT = MasteryChangedV1(
-    student_id="s",
-    outcome_id="o",
-    level=Decimal(3),
-    previous_level=None,
-    mastered=True,
-    method="most_recent",
-    evidence_count=1,
-    triggered_by_attempt_id="a",
-    changed_at=datetime(2026, 10, 2, tzinfo=UTC),
-)
+EVENT = mastery_changed()
 ENVELOPE = Envelope(
     "id-1", "/arc/mastery", MasteryChangedV1.event_type(), EVENT.changed_at, "00-ab-cd-01"
 )
@@ -36,7 +27,7 @@ def test_subjects_and_types_follow_one_convention() -> None:
 
 def test_encode_then_decode_round_trips_with_cloudevents_headers() -> None:
     subject, body, headers = encode(EVENT, ENVELOPE)
-    assert subject == "arc.mastery.v1.mastery_changed"
+    assert subject == "arc.mastery.v1.mastery_changed.p0"  # one partition: p0
     assert headers["ce-specversion"] == "1.0" and headers["Nats-Msg-Id"] == "id-1"
     assert headers["traceparent"] == "00-ab-cd-01"
     envelope, event = decode(headers, body)
@@ -49,7 +40,7 @@ def test_encode_then_decode_round_trips_with_cloudevents_headers() -> None:
         (lambda h, b: ({k: v for k, v in h.items() if k != "ce-type"}, b), "ce-type"),
         (lambda h, b: (h | {"ce-specversion": "0.3"}, b), "specversion"),
         (lambda h, b: (h | {"ce-type": "org.masteryarc.x.y.v9"}, b), "unknown event type"),
-        (lambda h, b: (h, b.replace(b'"mastered":true', b'"mastered":"perhaps"')), "mastered"),
+        (lambda h, b: (h, b.replace(b'"status":"mastered"', b'"status":"perhaps"')), "status"),
         (lambda h, b: (h, b[:-1] + b',"extra":1}'), "extra"),
     ],
 )

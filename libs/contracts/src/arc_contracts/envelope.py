@@ -45,9 +45,11 @@ class MalformedMessage(ValueError):
     """A message on an Arc subject that does not honour its contract."""
 
 
-def encode(event: ContractEvent, envelope: Envelope) -> tuple[str, bytes, dict[str, str]]:
-    """Subject, body and headers for publishing ``event``."""
-    return event.subject(), event.model_dump_json().encode(), envelope.headers()
+def encode(
+    event: ContractEvent, envelope: Envelope, partitions: int = 1
+) -> tuple[str, bytes, dict[str, str]]:
+    """Subject (with the partition for per-student events), body and headers for ``event``."""
+    return event.published_subject(partitions), event.model_dump_json().encode(), envelope.headers()
 
 
 def decode(headers: dict[str, str] | None, body: bytes) -> tuple[Envelope, ContractEvent]:

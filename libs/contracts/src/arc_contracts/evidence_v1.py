@@ -35,6 +35,7 @@ class AttemptRecordedV1(ContractEvent):
     context: ClassVar[str] = "evidence"
     name: ClassVar[str] = "attempt_recorded"
     version: ClassVar[int] = 1
+    partitioned: ClassVar[bool] = True
 
     attempt_id: str
     student_id: str
@@ -69,6 +70,9 @@ class AttemptRecordedV1(ContractEvent):
             raise ValueError("a scored attempt has a score; excused and missing ones have none")
         return self
 
+    def partition_key(self) -> str:
+        return self.student_id
+
 
 class AttemptVoidedV1(ContractEvent):
     """An attempt no longer counts (recorded in error). The attempt stays in the history."""
@@ -76,6 +80,7 @@ class AttemptVoidedV1(ContractEvent):
     context: ClassVar[str] = "evidence"
     name: ClassVar[str] = "attempt_voided"
     version: ClassVar[int] = 1
+    partitioned: ClassVar[bool] = True
 
     attempt_id: str
     student_id: str
@@ -83,3 +88,6 @@ class AttemptVoidedV1(ContractEvent):
     reason: str = Field(min_length=1)
     voided_by: str
     voided_at: datetime
+
+    def partition_key(self) -> str:
+        return self.student_id

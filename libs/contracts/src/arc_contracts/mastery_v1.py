@@ -48,6 +48,7 @@ class MasteryChangedV1(ContractEvent):
     context: ClassVar[str] = "mastery"
     name: ClassVar[str] = "mastery_changed"
     version: ClassVar[int] = 1
+    partitioned: ClassVar[bool] = True
 
     student_id: str
     outcome_id: str
@@ -61,3 +62,6 @@ class MasteryChangedV1(ContractEvent):
     assessed_at: datetime | None = Field(None, description="Of the evidence that caused it.")
     recorded_at: datetime | None = Field(None, description="Of the evidence that caused it.")
     changed_at: datetime
+
+    def partition_key(self) -> str:
+        return self.student_id

@@ -50,6 +50,14 @@ async def ensure_stream(
     await js.update_stream(config)
 
 
-async def last_sequence(js: JetStreamContext, context: str) -> int:
-    info = await js.stream_info(stream_name(context))
-    return int(info.state.last_seq)
+async def last_sequence(js: JetStreamContext, context: str, subjects: str | None = None) -> int:
+    """The stream's last sequence, or that of the last message matching ``subjects`` (which
+    may hold wildcards: one partition's last event); 0 when there is none."""
+    if subjects is None:
+        info = await js.stream_info(stream_name(context))
+        return int(info.state.last_seq)
+    try:
+        message = await js.get_last_msg(stream_name(context), subjects)
+    except NotFoundError:
+        return 0
+    return int(message.seq or 0)

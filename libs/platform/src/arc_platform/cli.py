@@ -28,6 +28,7 @@ def make_relay(
         source=f"/arc/{settings.service_name}",
         batch_size=settings.relay_batch_size,
         poll_seconds=settings.relay_poll_seconds,
+        partitions=settings.partitions,
     )
 
 

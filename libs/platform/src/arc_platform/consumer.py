@@ -29,6 +29,7 @@ from arc_contracts import ContractEvent, Envelope, MalformedMessage, decode, str
 from arc_contracts import stream_name as stream_of
 from arc_platform import telemetry
 from arc_platform.metrics import PlatformMetrics
+from arc_platform.partitions import partition_filter, partition_position_key
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,13 @@ class Delivery:
     envelope: Envelope | None
     event: ContractEvent | None
     problem: str | None = None
+    #: Under which name the consumer's owner records its position: the stream, or the stream
+    #: and partition (``ARC_EVIDENCE.p3``) when a consumer reads one partition of it.
+    position_key: str = ""
+
+    @property
+    def tracking_name(self) -> str:
+        return self.position_key or self.stream
 
 
 #: Applies deliveries (in stream order) and records ``deliveries[-1].sequence`` atomically.
@@ -51,13 +59,22 @@ ApplyBatch = Callable[[list[Delivery]], None]
 PositionOf = Callable[[str], int]
 
 
-def to_delivery(msg: Msg) -> Delivery:
+def to_delivery(msg: Msg, position_key: str = "") -> Delivery:
     meta = msg.metadata
     try:
         envelope, event = decode(msg.headers, msg.data)
     except MalformedMessage as exc:
-        return Delivery(meta.stream, meta.sequence.stream, msg.subject, None, None, str(exc))
-    return Delivery(meta.stream, meta.sequence.stream, msg.subject, envelope, event)
+        return Delivery(
+            meta.stream, meta.sequence.stream, msg.subject, None, None, str(exc), position_key
+        )
+    return Delivery(
+        meta.stream, meta.sequence.stream, msg.subject, envelope, event, None, position_key
+    )
+
+
+def contract_subject(delivery: Delivery) -> str:
+    """The event's subject without its partition (what spans and metrics are named by)."""
+    return delivery.event.subject() if delivery.event is not None else delivery.subject
 
 
 @contextmanager
@@ -67,7 +84,7 @@ def consuming_span(delivery: Delivery) -> Iterator[trace.Span]:
         delivery.envelope.traceparent if delivery.envelope else None
     )
     with telemetry.tracer("arc.consumer").start_as_current_span(
-        f"process {delivery.subject}", context=parent, kind=trace.SpanKind.CONSUMER
+        f"process {contract_subject(delivery)}", context=parent, kind=trace.SpanKind.CONSUMER
     ) as span:
         span.set_attribute("messaging.system", "nats")
         span.set_attribute("messaging.destination.name", delivery.subject)
@@ -85,20 +102,31 @@ class TrackedConsumer:
         *,
         max_batch: int = 500,
         metrics: PlatformMetrics | None = None,
-        lag_refresh_seconds: float = 5.0,
+        partition: int | None = None,
+        position_key: str | None = None,
     ) -> None:
+        """``partition``: read only that partition of a partitioned stream (see
+        ``arc_platform.partitions``); the position is then kept per partition.
+        ``position_key``: the name the position is kept under, when one owner consumes the
+        same stream more than once (e.g. a copy of the catalog per partition)."""
         self.js = js
         self.context = context
         self.stream = stream_of(context)
+        self.partition = partition
+        self.filter_subject = (
+            stream_subjects(context) if partition is None else partition_filter(context, partition)
+        )
+        self.position_key = position_key or (
+            self.stream if partition is None else partition_position_key(self.stream, partition)
+        )
         self.position_of = position_of
         self.apply_batch = apply_batch
         self.max_batch = max_batch
         self.applied_count = 0
         self.metrics = metrics or PlatformMetrics()
-        self.lag_refresh_seconds = lag_refresh_seconds
-        #: The stream's last sequence as last seen (message metadata or stream info).
-        self.stream_last_sequence = 0
-        self._lag_checked_at = 0.0
+        #: Messages on this consumer's subjects after the last one received (JetStream's
+        #: ``num_pending``, from each message's metadata).
+        self.pending_after_received = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -109,10 +137,9 @@ class TrackedConsumer:
                 await asyncio.sleep(1.0)
 
     async def _consume(self, stop: asyncio.Event) -> None:
-        position = await asyncio.to_thread(self.position_of, self.stream)
-        await self._refresh_lag(position)
+        position = await asyncio.to_thread(self.position_of, self.position_key)
         subscription = await self.js.subscribe(
-            stream_subjects(self.context),
+            self.filter_subject,
             stream=self.stream,
             ordered_consumer=True,
             idle_heartbeat=2.0,
@@ -124,9 +151,9 @@ class TrackedConsumer:
             while not stop.is_set():
                 batch = await self._next_batch(subscription, position)
                 if not batch:
-                    if time.monotonic() - self._lag_checked_at >= self.lag_refresh_seconds:
-                        await self._refresh_lag(position)
                     continue
+                # Received, not yet applied: lag until the batch commits (or stays, if it fails).
+                self._set_lag(len(batch) + self.pending_after_received)
                 await asyncio.to_thread(self.apply_batch, batch)
                 position = batch[-1].sequence
                 self.applied_count += len(batch)
@@ -147,10 +174,8 @@ class TrackedConsumer:
         batch: list[Delivery] = []
         for msg in messages:
             meta = msg.metadata
-            self.stream_last_sequence = max(
-                self.stream_last_sequence, meta.sequence.stream + (meta.num_pending or 0)
-            )
-            delivery = to_delivery(msg)
+            self.pending_after_received = int(meta.num_pending or 0)
+            delivery = to_delivery(msg, self.position_key)
             if delivery.sequence <= position:
                 raise RuntimeError(
                     f"{self.stream}: got sequence {delivery.sequence} at position {position}"
@@ -162,27 +187,18 @@ class TrackedConsumer:
     def _measure_applied(self, batch: list[Delivery]) -> None:
         """Count what was committed, how long after its source stored it, and the lag left."""
         now = time.time()
-        for subject, count in Counter(d.subject for d in batch).items():
+        for subject, count in Counter(contract_subject(d) for d in batch).items():
             self.metrics.consumed.add(count, {"subject": subject, "stream": self.stream})
         for delivery in batch:
             if delivery.envelope is not None:
                 self.metrics.projection_latency.record(
                     max(0.0, now - delivery.envelope.time.timestamp()),
-                    {"subject": delivery.subject, "stream": self.stream},
+                    {"subject": contract_subject(delivery), "stream": self.stream},
                 )
-        self._set_lag(batch[-1].sequence)
+        self._set_lag(self.pending_after_received)
 
-    async def _refresh_lag(self, position: int) -> None:
-        """Ask the stream for its last sequence (when idle, or before subscribing)."""
-        self._lag_checked_at = time.monotonic()
-        try:
-            info = await self.js.stream_info(self.stream)
-        except Exception as exc:  # lag is informative; consuming goes on without it
-            log.debug("no stream info for %s: %s", self.stream, exc)
-            return
-        self.stream_last_sequence = int(info.state.last_seq)
-        self._set_lag(position)
-
-    def _set_lag(self, position: int) -> None:
-        lag = max(0, self.stream_last_sequence - position)
-        self.metrics.consumer_lag.set(lag, {"stream": self.stream})
+    def _set_lag(self, not_applied: int) -> None:
+        """Lag: messages on this consumer's subjects it has not applied yet (for a consumer of a
+        whole stream, the stream's last sequence minus the position)."""
+        attributes = {"stream": self.stream, "consumer": self.position_key}
+        self.metrics.consumer_lag.set(not_applied, attributes)

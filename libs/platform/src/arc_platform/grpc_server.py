@@ -9,7 +9,11 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
-from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.instrumentation.grpc import (
+    aio_client_interceptors,
+    aio_server_interceptor,
+    filters,
+)
 
 AddServicer = Callable[[grpc.aio.Server], None]
 
@@ -73,7 +77,10 @@ async def start_server(
     host: str, port: int, add_servicers: Iterable[AddServicer], service_names: Iterable[str]
 ) -> tuple[grpc.aio.Server, int]:
     """Start a traced gRPC server with the standard health service; returns it and its port."""
-    server = grpc.aio.server(interceptors=[aio_server_interceptor()])  # type: ignore[no-untyped-call]
+    # Health probes (every few seconds from Docker and Kubernetes) are not traced.
+    untraced_health = filters.negate(filters.health_check())  # type: ignore[no-untyped-call]
+    interceptor = aio_server_interceptor(filter_=untraced_health)  # type: ignore[no-untyped-call]
+    server = grpc.aio.server(interceptors=[interceptor])
     for add in add_servicers:
         add(server)
     health_servicer = health.aio.HealthServicer()

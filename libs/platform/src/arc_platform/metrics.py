@@ -6,7 +6,10 @@
   (``duplicate``: it already had the message, e.g. a batch re-sent after a crash).
 - ``arc.events.consumed`` (counter; subject, stream): messages a tracked consumer applied and
   committed.
-- ``arc.consumer.lag`` (gauge; stream): the stream's last sequence minus the consumer's position.
+- ``arc.consumer.lag`` (gauge; stream, consumer): messages on the consumer's subjects it has
+  not applied yet (JetStream's ``num_pending`` plus what it holds); for a consumer of a whole
+  stream, the stream's last sequence minus its position. ``consumer`` is the name its position
+  is kept under (the stream, or the stream and partition).
 - ``arc.projection.latency`` (histogram, s; subject, stream): from an event's storage at its
   source (``ce-time``) to its application by this consumer.
 - ``arc.relay.latency`` (histogram, s; subject): from an event's storage to its PubAck.
@@ -51,7 +54,7 @@ class PlatformMetrics:
         self.consumer_lag = meter.create_gauge(
             "arc.consumer.lag",
             unit="{message}",
-            description="Stream's last sequence minus the consumer's committed position.",
+            description="Messages on the consumer's subjects it has not applied yet.",
         )
         self.projection_latency = meter.create_histogram(
             "arc.projection.latency",

@@ -61,6 +61,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 0.2,
         ack_timeout_seconds: float = 10.0,
+        partitions: int = 1,
         metrics: PlatformMetrics | None = None,
     ) -> None:
         self.app = app
@@ -71,6 +72,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.ack_timeout_seconds = ack_timeout_seconds
+        #: Per-student events go to ``<subject>.p<k>`` (see ``arc_platform.partitions``).
+        self.partitions = partitions
         self.tracker: TrackingRecorder = app.factory.tracking_recorder()
         self.tracking_name = f"relay:{self.stream}"
         self.published_count = 0
@@ -162,8 +165,8 @@ class OutboxRelay:
                 traceparent=telemetry.current_traceparent() or None,
             )
             span.set_attribute("messaging.message.id", envelope.id)
-            subject, body, headers = encode(contract, envelope)
+            subject, body, headers = encode(contract, envelope, self.partitions)
             future: asyncio.Future[Any] = await self.js.publish_async(
                 subject, body, headers=headers, stream=self.stream
             )
-            return _Sent(subject, envelope.time, future)
+            return _Sent(contract.subject(), envelope.time, future)

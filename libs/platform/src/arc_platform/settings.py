@@ -35,7 +35,21 @@ class ServiceSettings(BaseSettings):
     duplicate_window_seconds: int = Field(
         24 * 3600, description="JetStream dedup window; must outlast any relay outage."
     )
+    partitions: int = Field(
+        4, ge=1, description="Partitions of per-student subjects; the same everywhere, fixed."
+    )
+    partition_ids: str | None = Field(
+        None, description="Partitions this replica consumes, e.g. '0,2' (default: by replica)."
+    )
+    replica_index: int = Field(0, ge=0, description="This replica's index (StatefulSet ordinal).")
+    replicas: int = Field(1, ge=1, description="Consumer replicas sharing the partitions.")
     stream_replicas: int = Field(1, description="JetStream stream replicas (3 in production).")
+
+    def owned_partitions(self) -> list[int]:
+        """The partitions this replica consumes: explicit, or ``p mod replicas == index``."""
+        if self.partition_ids:
+            return sorted({int(p) for p in self.partition_ids.split(",") if p.strip()})
+        return [p for p in range(self.partitions) if p % self.replicas == self.replica_index]
 
     @property
     def uses_postgres(self) -> bool:

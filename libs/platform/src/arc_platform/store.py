@@ -20,6 +20,6 @@ def ensure_postgres_schema(settings: ServiceSettings) -> None:
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{settings.db_schema}"')
 
 
-def open_application(app_class: type[AppT], settings: ServiceSettings) -> AppT:
+def open_application(app_class: type[AppT], settings: ServiceSettings, **options: Any) -> AppT:
     ensure_postgres_schema(settings)
-    return app_class(env=settings.eventsourcing_env())
+    return app_class(env=settings.eventsourcing_env(), **options)

@@ -1,102 +1,423 @@
-"""Evidence use cases."""
+"""Evidence use cases: record (one item or a class batch), void, supersede, read a history.
+
+Every write goes through :meth:`EvidenceApplication.commit`: it loads the aggregates it needs,
+checks, and saves everything (attempts, voids, the idempotency record) in ONE transaction. If
+another writer appended to the same student first, the save fails on the aggregate version and
+the whole request is re-read, re-checked and retried, so nothing is lost and nothing is counted
+twice.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import random
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from arc_evidence.domain import (
-    KnownOutcome,
+    AttemptState,
+    IdempotencyRecord,
     StudentEvidence,
-    Violation,
-    check_attempt,
-    scale_value,
+    XapiStatement,
+    idempotency_aggregate_id,
+    statement_aggregate_id,
     student_aggregate_id,
 )
+from arc_evidence.rules import (
+    AttemptDraft,
+    CatalogLookup,
+    Checks,
+    KnownOutcome,
+    KnownSection,
+    NewAttempt,
+    Problem,
+    Rejected,
+    ScoreEntry,
+    StudentStanding,
+    plan_batch,
+    prepare,
+)
+
+#: Rows of attempt ids: one row per item (or batch row), one id per outcome.
+AttemptIds = tuple[tuple[str, ...], ...]
+MAX_KEY = 200
 
 
-class RejectedAttempt(ValueError):
-    def __init__(self, violations: list[Violation]) -> None:
-        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
-        self.violations = violations
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_attempt_id() -> str:
+    return str(uuid4())
+
+
+class Contention(RuntimeError):
+    """Other writers kept changing the same students; the request recorded nothing and can be
+    retried (with its idempotency key, safely)."""
 
 
 @dataclass(frozen=True)
-class Recorded:
-    attempt_id: str
-    position: int
+class Written:
+    attempt_ids: AttemptIds
+    position: int  # notification id reached in the evidence store (0 for a dry run)
+    replayed: bool = False  # the idempotency key was already used: nothing new was written
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A corrected score for an attempt; what is None is copied from the original."""
+
+    reason: str
+    recorded_by: str
+    status: str = "scored"
+    score: Decimal | None = None
+    assessed_at: datetime | None = None
+    comment: str | None = None
+
+
+class NoCatalog:
+    """Knows no outcome and no student (a relay-only process never checks anything)."""
+
+    def outcome(self, outcome_id: str) -> KnownOutcome | None:
+        return None
+
+    def outcome_by_code(self, code: str) -> KnownOutcome | None:
+        return None
+
+    def outcomes_aligned_to(self, uri: str) -> list[KnownOutcome]:
+        return []
+
+    def student(self, student_id: str) -> StudentStanding:
+        return "unknown"
+
+    def section(self, section_id: str) -> KnownSection | None:
+        return None
+
+
+class MemoCatalog:
+    """Remembers lookups for the length of one request (a class of 30 on one outcome asks the
+    same question 30 times)."""
+
+    def __init__(self, catalog: CatalogLookup) -> None:
+        self.catalog = catalog
+        self._memo: dict[tuple[str, str], Any] = {}
+
+    def _get(self, kind: str, key: str, load: Callable[[str], Any]) -> Any:
+        if (kind, key) not in self._memo:
+            self._memo[(kind, key)] = load(key)
+        return self._memo[(kind, key)]
+
+    def outcome(self, outcome_id: str) -> KnownOutcome | None:
+        found: KnownOutcome | None = self._get("outcome", outcome_id, self.catalog.outcome)
+        return found
+
+    def outcome_by_code(self, code: str) -> KnownOutcome | None:
+        found: KnownOutcome | None = self._get("code", code, self.catalog.outcome_by_code)
+        return found
+
+    def outcomes_aligned_to(self, uri: str) -> list[KnownOutcome]:
+        found: list[KnownOutcome] = self._get("uri", uri, self.catalog.outcomes_aligned_to)
+        return found
+
+    def student(self, student_id: str) -> StudentStanding:
+        found: StudentStanding = self._get("student", student_id, self.catalog.student)
+        return found
+
+    def section(self, section_id: str) -> KnownSection | None:
+        found: KnownSection | None = self._get("section", section_id, self.catalog.section)
+        return found
+
+
+class Session:
+    """The aggregates one attempt at a request loaded or created; saved together."""
+
+    def __init__(self, app: EvidenceApplication, checks: Checks) -> None:
+        self.app = app
+        self.checks = checks
+        self.touched: dict[UUID, Aggregate] = {}
+
+    def student(self, student_id: str) -> StudentEvidence:
+        """The student's evidence, opened if they have none yet."""
+        found = self.existing_student(student_id)
+        if found is None:
+            found = StudentEvidence(student_id=student_id)
+            self.touched[found.id] = found
+        return found
+
+    def existing_student(self, student_id: str) -> StudentEvidence | None:
+        found = self._load(student_aggregate_id(student_id))
+        return found if isinstance(found, StudentEvidence) else None
+
+    def statement(self, statement_id: str) -> XapiStatement | None:
+        found = self._load(statement_aggregate_id(statement_id))
+        return found if isinstance(found, XapiStatement) else None
+
+    def add(self, aggregate: Aggregate) -> None:
+        self.touched[aggregate.id] = aggregate
+
+    def _load(self, aggregate_id: UUID) -> Aggregate | None:
+        if aggregate_id not in self.touched:
+            try:
+                self.touched[aggregate_id] = self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                return None
+        return self.touched[aggregate_id]
+
+
+Work = Callable[[Session], AttemptIds]
 
 
 class EvidenceApplication(Application[UUID]):
     name = "evidence"
-    #: Retries when another writer appended to the same student first.
-    max_conflict_retries = 5
+    #: Attempts at a request when other writers keep appending to the same students.
+    max_conflict_retries = 40
 
-    def record_attempt(
+    def __init__(
         self,
+        env: dict[str, str] | None = None,
         *,
-        student_id: str,
-        outcome_id: str,
-        outcome: KnownOutcome | None,
-        score: Decimal,
-        assessed_at: datetime | None,
-        recorded_by: str,
-        now: datetime,
-        traceparent: str = "",
-    ) -> Recorded:
-        violations = check_attempt(
-            student_id=student_id,
-            outcome_id=outcome_id,
-            outcome=outcome,
-            score=score,
-            assessed_at=assessed_at,
-            recorded_by=recorded_by,
-            now=now,
-        )
-        if violations:
-            raise RejectedAttempt(violations)
-        assert outcome is not None and assessed_at is not None
-        attempt_id = str(uuid4())
-        canonical_score = scale_value(outcome.scale, score)
-        assert canonical_score is not None  # check_attempt refused scores off the scale
-        for attempt in range(self.max_conflict_retries):
-            student = self._student(student_id)
-            student.record_attempt(
-                student_id=student.student_id,
-                attempt_id=attempt_id,
-                outcome_id=outcome.outcome_id,
-                outcome_revision=outcome.revision,
-                scale=outcome.scale.model_dump(mode="json"),
-                score=canonical_score,
-                assessed_at=assessed_at,
-                recorded_at=now,
-                recorded_by=recorded_by.strip(),
-                traceparent=traceparent,
-            )
-            try:
-                recordings = self.save(student)
-            except IntegrityError:
-                if attempt == self.max_conflict_retries - 1:
-                    raise
-                continue
-            return Recorded(attempt_id, recordings[-1].notification.id)
-        raise AssertionError("unreachable")
+        catalog: CatalogLookup | None = None,
+        require_roster: bool = False,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        super().__init__(env)
+        self.catalog: CatalogLookup = catalog or NoCatalog()
+        self.require_roster = require_roster
+        self.clock = clock
 
-    def _student(self, student_id: str) -> StudentEvidence:
+    # Writes ----------------------------------------------------------------------------------
+
+    def record(
+        self,
+        draft: AttemptDraft,
+        *,
+        idempotency_key: str | None = None,
+        traceparent: str = "",
+        dry_run: bool = False,
+    ) -> Written:
+        """One student's item: one attempt per outcome scored. Problems are at row 0."""
+        return self.record_batch(
+            [draft], idempotency_key=idempotency_key, traceparent=traceparent, dry_run=dry_run
+        )
+
+    def record_batch(
+        self,
+        drafts: Sequence[AttemptDraft],
+        *,
+        section_id: str | None = None,
+        idempotency_key: str | None = None,
+        traceparent: str = "",
+        dry_run: bool = False,
+    ) -> Written:
+        """Every row or none: one bad row records nothing, and every bad row is reported."""
+
+        def work(session: Session) -> AttemptIds:
+            checks = session.checks
+            problems: list[Problem] = []
+            if section_id is not None:
+                section = checks.catalog.section(section_id)
+                if section is None:
+                    raise Rejected([Problem("section_id", f"unknown section {section_id!r}")])
+                checks = dataclasses.replace(checks, section=section)
+            rows, problems = plan_batch(drafts, checks, new_attempt_id)
+            for row, attempts in enumerate(rows):
+                for entry, new in enumerate(attempts):
+                    student = session.student(new.student_id)
+                    problems.extend(p.at_row(row) for p in student.link_problems(new, entry))
+            if problems:
+                raise Rejected(problems)
+            for attempts in rows:
+                for new in attempts:
+                    session.student(new.student_id).record(new, traceparent)
+            return tuple(tuple(a.attempt_id for a in attempts) for attempts in rows)
+
+        request = {"section_id": section_id, "rows": [dataclasses.asdict(d) for d in drafts]}
+        return self.commit("record", request, idempotency_key, work, dry_run=dry_run)
+
+    def void(
+        self,
+        student_id: str,
+        attempt_id: str,
+        reason: str,
+        voided_by: str,
+        *,
+        idempotency_key: str | None = None,
+        traceparent: str = "",
+    ) -> Written:
+        """The attempt no longer counts; it stays in the history with the reason and actor."""
+
+        def work(session: Session) -> AttemptIds:
+            student = session.existing_student(student_id) or StudentEvidence(
+                student_id=student_id
+            )
+            student.void(attempt_id, reason, voided_by, session.checks.now, traceparent)
+            session.add(student)
+            return ((attempt_id,),)
+
+        request = {"student_id": student_id, "attempt_id": attempt_id, "reason": reason}
+        request["voided_by"] = voided_by
+        return self.commit("void", request, idempotency_key, work)
+
+    def supersede(
+        self,
+        student_id: str,
+        attempt_id: str,
+        correction: Correction,
+        *,
+        idempotency_key: str | None = None,
+        traceparent: str = "",
+    ) -> Written:
+        """Record a corrected attempt that replaces the original (same student and outcome);
+        the original stays in the history, marked superseded, and no longer counts."""
+
+        def work(session: Session) -> AttemptIds:
+            student = session.existing_student(student_id) or StudentEvidence(
+                student_id=student_id
+            )
+            problems = student.correction_problems(attempt_id)
+            if problems:
+                kind = "not_found" if attempt_id not in student.attempts else "conflict"
+                raise Rejected(problems, kind)
+            original = student.attempts[attempt_id].attempt
+            draft = corrected_draft(original, correction)
+            # A correction fixes evidence already given: the student need not be enrolled now.
+            checks = dataclasses.replace(session.checks, require_roster=False)
+            no_reason = [] if correction.reason.strip() else [_NO_REASON]
+            try:
+                [new] = prepare(draft, checks, new_attempt_id)
+            except Rejected as rejected:
+                raise Rejected([*rejected.problems, *no_reason]) from None
+            if no_reason:
+                raise Rejected(no_reason)
+            new = dataclasses.replace(
+                new, supersedes=attempt_id, correction_reason=correction.reason.strip()
+            )
+            student.record(new, traceparent)
+            return ((new.attempt_id,),)
+
+        request = {"student_id": student_id, "attempt_id": attempt_id}
+        request["correction"] = dataclasses.asdict(correction)
+        return self.commit("supersede", request, idempotency_key, work)
+
+    # Reads -----------------------------------------------------------------------------------
+
+    def student_history(
+        self,
+        student_id: str,
+        outcome_id: str | None = None,
+        assessed_from: datetime | None = None,
+        assessed_until: datetime | None = None,
+        include_voided: bool = False,
+    ) -> list[AttemptState]:
         try:
             student: StudentEvidence = self.repository.get(student_aggregate_id(student_id))
         except AggregateNotFoundError:
-            return StudentEvidence(student_id=student_id)
-        return student
+            return []
+        return student.history(outcome_id, assessed_from, assessed_until, include_voided)
 
-    def attempts_of(self, student_id: str) -> list[StudentEvidence.AttemptRecorded]:
-        found = []
-        for stored in self.events.get(student_aggregate_id(student_id)):
-            if isinstance(stored, StudentEvidence.AttemptRecorded):
-                found.append(stored)
-        return found
+    # The one way to write --------------------------------------------------------------------
+
+    def commit(
+        self,
+        operation: str,
+        request: Any,
+        idempotency_key: str | None,
+        work: Work,
+        *,
+        dry_run: bool = False,
+    ) -> Written:
+        """Run ``work`` and save what it touched in one transaction (with the idempotency
+        record when a key is given); on a concurrent write to the same aggregates, start over."""
+        key = _checked_key(idempotency_key)
+        fingerprint = request_fingerprint(operation, request)
+        for attempt in range(self.max_conflict_retries):
+            if key is not None:
+                replayed = self._replay(key, fingerprint)
+                if replayed is not None:
+                    return replayed
+            checks = Checks(MemoCatalog(self.catalog), self.clock(), self.require_roster)
+            session = Session(self, checks)
+            attempt_ids = work(session)
+            if dry_run:
+                return Written(attempt_ids, 0, dry_run=True)
+            touched = list(session.touched.values())
+            if key is not None:
+                result = {"attempt_ids": [list(row) for row in attempt_ids]}
+                touched.append(IdempotencyRecord(key=key, fingerprint=fingerprint, result=result))
+            try:
+                recordings = self.save(*touched)
+            except IntegrityError:
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            if not recordings:
+                return Written(attempt_ids, self.recorder.max_notification_id() or 0)
+            return Written(attempt_ids, recordings[-1].notification.id)
+        raise Contention(
+            f"{operation}: gave up after {self.max_conflict_retries} concurrent-write conflicts"
+        )
+
+    def _replay(self, key: str, fingerprint: str) -> Written | None:
+        try:
+            record: IdempotencyRecord = self.repository.get(idempotency_aggregate_id(key))
+        except AggregateNotFoundError:
+            return None
+        if record.fingerprint != fingerprint:
+            raise Rejected(
+                [Problem("idempotency_key", f"{key!r} was already used for a different request")],
+                "conflict",
+            )
+        attempt_ids = tuple(tuple(row) for row in record.result["attempt_ids"])
+        return Written(attempt_ids, self.recorder.max_notification_id() or 0, replayed=True)
+
+
+_NO_REASON = Problem("reason", "a correction needs a reason")
+
+
+def corrected_draft(original: NewAttempt, correction: Correction) -> AttemptDraft:
+    """The original attempt with the corrected score (and any other field given)."""
+    return AttemptDraft(
+        student_id=original.student_id,
+        entries=(
+            ScoreEntry(
+                outcome_id=original.outcome_id,
+                score=correction.score,
+                status=correction.status,
+                retake_of=original.retake_of,
+                attempt_number=original.attempt_number,
+            ),
+        ),
+        assessed_at=correction.assessed_at or original.assessed_at,
+        recorded_by=correction.recorded_by,
+        assessment_ref=original.assessment_ref,
+        assessment_kind=original.assessment_kind,
+        weight=original.weight,
+        tags=original.tags,
+        comment=correction.comment if correction.comment is not None else original.comment,
+        artifact_url=original.artifact_url,
+    )
+
+
+def _checked_key(key: str | None) -> str | None:
+    if key is None or not key.strip():
+        return None
+    if len(key) > MAX_KEY:
+        raise Rejected([Problem("idempotency_key", f"must be at most {MAX_KEY} characters")])
+    return key.strip()
+
+
+def request_fingerprint(operation: str, request: Any) -> str:
+    """A stable digest of what was asked, to tell a retry from a different request."""
+    text = json.dumps([operation, request], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -93,7 +93,7 @@ class CatalogView:
         return self.view.position(stream)
 
     def apply(self, batch: list[Delivery]) -> None:
-        with self.view.advancing(batch[0].stream, batch[-1].sequence) as conn:
+        with self.view.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
             for delivery in batch:
                 event = delivery.event
                 if isinstance(event, OutcomeDefinedV1):

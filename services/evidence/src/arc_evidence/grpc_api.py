@@ -1,20 +1,51 @@
-"""gRPC adapter of evidence: parse, call the application, map errors. No rules here."""
+"""gRPC adapter of evidence: parse, call the application, name fields, map errors. No rules."""
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from arc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
-from arc_evidence.application import EvidenceApplication, RejectedAttempt
-from arc_evidence.catalog_view import CatalogView
+from arc_evidence.application import Contention, Correction, EvidenceApplication, Written
+from arc_evidence.domain import AttemptState
+from arc_evidence.rules import AttemptDraft, Problem, Rejected, ScoreEntry
 from arc_platform.grpc_server import FieldViolation, abort_with
 from arc_platform.telemetry import current_traceparent
+
+T = TypeVar("T")
+pb = evidence_pb2
+
+STATUSES = {
+    pb.ATTEMPT_STATUS_UNSPECIFIED: "scored",
+    pb.ATTEMPT_STATUS_SCORED: "scored",
+    pb.ATTEMPT_STATUS_EXCUSED: "excused",
+    pb.ATTEMPT_STATUS_MISSING: "missing",
+}
+STATUS_ENUMS = {name: number for number, name in STATUSES.items() if number}
+KINDS = {
+    pb.ASSESSMENT_KIND_UNSPECIFIED: "test",
+    pb.ASSESSMENT_KIND_TEST: "test",
+    pb.ASSESSMENT_KIND_PROJECT: "project",
+    pb.ASSESSMENT_KIND_PERFORMANCE_TASK: "performance_task",
+    pb.ASSESSMENT_KIND_OBSERVATION: "observation",
+    pb.ASSESSMENT_KIND_CONVERSATION: "conversation",
+    pb.ASSESSMENT_KIND_PORTFOLIO_ARTIFACT: "portfolio_artifact",
+    pb.ASSESSMENT_KIND_SELF_ASSESSMENT: "self_assessment",
+}
+KIND_ENUMS = {name: number for number, name in KINDS.items() if number}
+ENTRY_FIELDS = frozenset({"outcome_id", "score", "status", "retake_of", "attempt_number"})
+CODES = {
+    "invalid": grpc.StatusCode.INVALID_ARGUMENT,
+    "not_found": grpc.StatusCode.NOT_FOUND,
+    "conflict": grpc.StatusCode.FAILED_PRECONDITION,
+}
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -23,57 +54,327 @@ def timestamp(value: datetime) -> Timestamp:
     return stamp
 
 
+class Parser:
+    """Reads request fields, noting every malformed one (named) instead of stopping."""
+
+    def __init__(self) -> None:
+        self.violations: list[FieldViolation] = []
+
+    def bad(self, name: str, description: str) -> None:
+        self.violations.append(FieldViolation(name, description))
+
+    def decimal(self, name: str, text: str) -> Decimal | None:
+        if not text.strip():
+            return None
+        try:
+            value = Decimal(text.strip())
+        except InvalidOperation:
+            value = Decimal("NaN")
+        if not value.is_finite():
+            self.bad(name, f"{text!r} is not a decimal number")
+            return None
+        return value
+
+    def number(self, name: str, value: float) -> Decimal:
+        if not math.isfinite(value):
+            self.bad(name, "must be a finite number")
+            return Decimal(0)
+        return Decimal(str(value))
+
+    def status(self, name: str, value: int) -> str:
+        if value not in STATUSES:
+            self.bad(name, f"unknown status {value}")
+        return STATUSES.get(value, "scored")
+
+    def kind(self, name: str, value: int) -> str:
+        if value not in KINDS:
+            self.bad(name, f"unknown assessment kind {value}")
+        return KINDS.get(value, "test")
+
+    def when(self, message: Any, name: str) -> datetime | None:
+        return message.__getattribute__(name).ToDatetime(tzinfo=UTC) if message.HasField(name) else None
+
+    def entries(self, prefix: str, scores: Sequence[pb.OutcomeScore]) -> tuple[ScoreEntry, ...]:
+        return tuple(
+            ScoreEntry(
+                outcome_id=score.outcome_id,
+                score=self.decimal(f"{prefix}scores[{index}].score", score.score),
+                status=self.status(f"{prefix}scores[{index}].status", score.status),
+                retake_of=score.retake_of or None,
+                attempt_number=score.attempt_number or None,
+            )
+            for index, score in enumerate(scores)
+        )
+
+
+def single_draft(request: pb.RecordAttemptRequest, parser: Parser) -> AttemptDraft:
+    if request.scores and request.outcome_id:
+        parser.bad("outcome_id", "give outcome_id and score, or scores, not both")
+    if request.scores:
+        entries = parser.entries("", request.scores)
+    else:
+        status = parser.status("status", request.status)
+        score: Decimal | None = parser.number("score", request.score)
+        if status != "scored" and score == 0:
+            score = None  # an unset double is 0: excused and missing attempts have no score
+        entries = (
+            ScoreEntry(
+                request.outcome_id,
+                score,
+                status,
+                request.retake_of or None,
+                request.attempt_number or None,
+            ),
+        )
+    return AttemptDraft(
+        student_id=request.student_id,
+        entries=entries,
+        assessed_at=parser.when(request, "assessed_at"),
+        recorded_by=request.recorded_by,
+        assessment_ref=request.assessment_ref or None,
+        assessment_kind=parser.kind("assessment_kind", request.assessment_kind),
+        weight=parser.number("weight", request.weight) if request.HasField("weight") else Decimal(1),
+        tags=tuple(request.tags),
+        comment=request.comment or None,
+        artifact_url=request.artifact_url or None,
+        source="api",
+    )
+
+
+def batch_drafts(request: pb.RecordBatchRequest, parser: Parser) -> list[AttemptDraft]:
+    weight = parser.number("weight", request.weight) if request.HasField("weight") else Decimal(1)
+    kind = parser.kind("assessment_kind", request.assessment_kind)
+    assessed_at = parser.when(request, "assessed_at")
+    return [
+        AttemptDraft(
+            student_id=row.student_id,
+            entries=parser.entries(f"rows[{index}].", row.scores),
+            assessed_at=parser.when(row, "assessed_at") or assessed_at,
+            recorded_by=request.recorded_by,
+            assessment_ref=request.assessment_ref or None,
+            assessment_kind=kind,
+            weight=weight,
+            tags=(*request.tags, *row.tags),
+            comment=row.comment or None,
+            artifact_url=row.artifact_url or None,
+            source="batch",
+        )
+        for index, row in enumerate(request.rows)
+    ]
+
+
+def item_name(problem: Problem, multi: bool) -> str:
+    """The request field of a problem found in one item (RecordAttempt, SupersedeAttempt)."""
+    if problem.field == "scores":
+        return "scores" if multi else "outcome_id"
+    if problem.entry is not None and multi:
+        return f"scores[{problem.entry}].{problem.field}"
+    return problem.field
+
+
+def batch_name(problem: Problem, request: pb.RecordBatchRequest) -> str:
+    """Batch-level values (recorded_by, the batch's tags…) are named once, at the top."""
+    if problem.row is None:
+        return problem.field
+    row = request.rows[problem.row]
+    prefix = f"rows[{problem.row}]."
+    if problem.field in ("recorded_by", "assessment_ref", "assessment_kind", "weight"):
+        return problem.field
+    if problem.field == "assessed_at" and not row.HasField("assessed_at"):
+        return "assessed_at"
+    if problem.field.startswith("tags["):
+        index = int(problem.field[5:-1])
+        if index < len(request.tags):
+            return problem.field
+        return f"{prefix}tags[{index - len(request.tags)}]"
+    return prefix + item_name(problem, multi=True)
+
+
+def unique(violations: Iterable[FieldViolation]) -> list[FieldViolation]:
+    seen: set[tuple[str, str]] = set()
+    found = []
+    for violation in violations:
+        if (violation.field, violation.description) not in seen:
+            seen.add((violation.field, violation.description))
+            found.append(violation)
+    return found
+
+
 class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
-    def __init__(
-        self, app: EvidenceApplication, catalog: CatalogView, on_recorded: Callable[[], None]
-    ) -> None:
+    def __init__(self, app: EvidenceApplication, on_recorded: Callable[[], None]) -> None:
         self.app = app
-        self.catalog = catalog
         self.on_recorded = on_recorded
 
-    async def RecordAttempt(
-        self, request: evidence_pb2.RecordAttemptRequest, context: grpc.aio.ServicerContext
-    ) -> evidence_pb2.RecordAttemptResponse:
-        if not math.isfinite(request.score):
-            await abort_with(context, [FieldViolation("score", "must be a finite number")])
-        assessed_at = (
-            request.assessed_at.ToDatetime(tzinfo=UTC) if request.HasField("assessed_at") else None
-        )
+    async def _call(
+        self,
+        context: grpc.aio.ServicerContext,  # type: ignore[type-arg]
+        use_case: Callable[[], T],
+        name: Callable[[Problem], str],
+    ) -> T:
         try:
-            recorded = self.app.record_attempt(
-                student_id=request.student_id,
-                outcome_id=request.outcome_id,
-                outcome=self.catalog.find(request.outcome_id),
-                score=Decimal(str(request.score)),
-                assessed_at=assessed_at,
-                recorded_by=request.recorded_by,
-                now=datetime.now(UTC),
-                traceparent=current_traceparent(),
-            )
-        except RejectedAttempt as exc:
-            await abort_with(
-                context, [FieldViolation(v.field, v.description) for v in exc.violations]
-            )
+            result = await asyncio.to_thread(use_case)
+        except Rejected as exc:
+            violations = unique(FieldViolation(name(p), p.description) for p in exc.problems)
+            await abort_with(context, violations, CODES[exc.kind])
             raise AssertionError("unreachable") from exc
-        self.on_recorded()
-        return evidence_pb2.RecordAttemptResponse(
-            attempt_id=recorded.attempt_id, position=recorded.position
+        except Contention as exc:
+            await context.abort(grpc.StatusCode.ABORTED, str(exc))
+            raise AssertionError("unreachable") from exc
+        if isinstance(result, Written) and not result.replayed:
+            self.on_recorded()
+        return result
+
+    async def _refuse(
+        self,
+        context: grpc.aio.ServicerContext,  # type: ignore[type-arg]
+        parser: Parser,
+    ) -> None:
+        if parser.violations:
+            await abort_with(context, unique(parser.violations))
+
+    async def RecordAttempt(
+        self, request: pb.RecordAttemptRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordAttemptResponse:
+        parser = Parser()
+        draft = single_draft(request, parser)
+        await self._refuse(context, parser)
+        written = await self._call(
+            context,
+            lambda: self.app.record(
+                draft,
+                idempotency_key=request.idempotency_key or None,
+                traceparent=current_traceparent(),
+            ),
+            lambda p: item_name(p, multi=bool(request.scores)),
+        )
+        ids = written.attempt_ids[0]
+        return pb.RecordAttemptResponse(
+            attempt_id=ids[0], attempt_ids=ids, position=written.position, replayed=written.replayed
+        )
+
+    async def RecordBatch(
+        self, request: pb.RecordBatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RecordBatchResponse:
+        parser = Parser()
+        drafts = batch_drafts(request, parser)
+        await self._refuse(context, parser)
+        written = await self._call(
+            context,
+            lambda: self.app.record_batch(
+                drafts,
+                section_id=request.section_id or None,
+                idempotency_key=request.idempotency_key or None,
+                traceparent=current_traceparent(),
+            ),
+            lambda p: batch_name(p, request),
+        )
+        return pb.RecordBatchResponse(
+            rows=[
+                pb.RecordedRow(student_id=draft.student_id.strip(), attempt_ids=ids)
+                for draft, ids in zip(drafts, written.attempt_ids, strict=True)
+            ],
+            position=written.position,
+            replayed=written.replayed,
+        )
+
+    async def VoidAttempt(
+        self, request: pb.VoidAttemptRequest, context: grpc.aio.ServicerContext
+    ) -> pb.VoidAttemptResponse:
+        written = await self._call(
+            context,
+            lambda: self.app.void(
+                request.student_id,
+                request.attempt_id,
+                request.reason,
+                request.voided_by,
+                idempotency_key=request.idempotency_key or None,
+                traceparent=current_traceparent(),
+            ),
+            lambda p: p.field,
+        )
+        return pb.VoidAttemptResponse(position=written.position, replayed=written.replayed)
+
+    async def SupersedeAttempt(
+        self, request: pb.SupersedeAttemptRequest, context: grpc.aio.ServicerContext
+    ) -> pb.SupersedeAttemptResponse:
+        parser = Parser()
+        correction = Correction(
+            reason=request.reason,
+            recorded_by=request.recorded_by,
+            status=parser.status("status", request.status),
+            score=parser.decimal("score", request.score),
+            assessed_at=parser.when(request, "assessed_at"),
+            comment=request.comment or None,
+        )
+        await self._refuse(context, parser)
+        written = await self._call(
+            context,
+            lambda: self.app.supersede(
+                request.student_id,
+                request.attempt_id,
+                correction,
+                idempotency_key=request.idempotency_key or None,
+                traceparent=current_traceparent(),
+            ),
+            lambda p: item_name(p, multi=False),
+        )
+        return pb.SupersedeAttemptResponse(
+            attempt_id=written.attempt_ids[0][0],
+            position=written.position,
+            replayed=written.replayed,
         )
 
     async def ListAttempts(
-        self, request: evidence_pb2.ListAttemptsRequest, context: grpc.aio.ServicerContext
-    ) -> evidence_pb2.ListAttemptsResponse:
-        return evidence_pb2.ListAttemptsResponse(
-            attempts=[
-                evidence_pb2.Attempt(
-                    attempt_id=event.attempt_id,
-                    student_id=event.student_id,
-                    outcome_id=event.outcome_id,
-                    score=float(event.score),
-                    assessed_at=timestamp(event.assessed_at),
-                    recorded_at=timestamp(event.recorded_at),
-                    recorded_by=event.recorded_by,
-                )
-                for event in self.app.attempts_of(request.student_id)
-            ]
+        self, request: pb.ListAttemptsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListAttemptsResponse:
+        parser = Parser()
+        history = await asyncio.to_thread(
+            self.app.student_history,
+            request.student_id,
+            request.outcome_id or None,
+            parser.when(request, "assessed_from"),
+            parser.when(request, "assessed_until"),
+            request.include_voided,
         )
+        return pb.ListAttemptsResponse(attempts=[attempt_message(s) for s in history])
+
+
+def attempt_message(state: AttemptState) -> pb.Attempt:
+    a = state.attempt
+    message = pb.Attempt(
+        attempt_id=a.attempt_id,
+        student_id=a.student_id,
+        outcome_id=a.outcome_id,
+        score=float(a.score) if a.score is not None else 0.0,
+        score_text=str(a.score) if a.score is not None else "",
+        status=STATUS_ENUMS[a.status],
+        assessed_at=timestamp(a.assessed_at),
+        recorded_at=timestamp(a.recorded_at),
+        recorded_by=a.recorded_by,
+        outcome_revision=a.outcome_revision,
+        scale_name=a.scale.name,
+        scale_revision=a.scale.revision,
+        assessment_ref=a.assessment_ref or "",
+        assessment_kind=KIND_ENUMS[a.assessment_kind],
+        weight=str(a.weight),
+        tags=a.tags,
+        attempt_number=a.attempt_number or 0,
+        retake_of=a.retake_of or "",
+        supersedes=a.supersedes or "",
+        superseded_by=state.superseded_by or "",
+        comment=a.comment or "",
+        artifact_url=a.artifact_url or "",
+        source=a.source,
+        source_ref=a.source_ref or "",
+        correction_reason=a.correction_reason or "",
+        voided=state.void is not None,
+    )
+    if state.void is not None:
+        message.void_reason = state.void.reason
+        message.voided_by = state.void.voided_by
+        message.voided_at.CopyFrom(timestamp(state.void.voided_at))
+    return message
+
+
+def _never() -> NoReturn:
+    raise AssertionError("unreachable")

@@ -345,10 +345,11 @@ def prepare(
     return attempts
 
 
-def prepare_batch(
+def plan_batch(
     drafts: Sequence[AttemptDraft], checks: Checks, new_id: Callable[[], str]
-) -> list[list[NewAttempt]]:
-    """All rows' attempts, or :class:`Rejected` with every bad row's problems (row-indexed)."""
+) -> tuple[list[list[NewAttempt]], list[Problem]]:
+    """Each good row's attempts, and every bad row's problems (row-indexed), so that a caller
+    can refuse the whole batch while reporting every row at fault."""
     problems: list[Problem] = []
     prepared: list[list[NewAttempt]] = []
     first_row: dict[tuple[str, str], int] = {}
@@ -356,6 +357,7 @@ def prepare_batch(
         try:
             prepared.append(prepare(draft, checks, new_id))
         except Rejected as rejected:
+            prepared.append([])
             problems.extend(p.at_row(row) for p in rejected.problems)
             continue
         for index, entry in enumerate(draft.entries):
@@ -373,9 +375,7 @@ def prepare_batch(
             first_row.setdefault(key, row)
     if not drafts:
         problems.append(Problem("rows", "at least one row is required"))
-    if problems:
-        raise Rejected(problems)
-    return prepared
+    return prepared, problems
 
 
 def _text(value: str | None) -> str | None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -24,12 +26,13 @@ from arc_contracts import stream_name
 from arc_mastery import published
 from arc_mastery.application import MasteryApplication
 from arc_mastery.audit import compare, replay
-from arc_mastery.grpc_api import CONSUMED, MasteryServicer
+from arc_mastery.grpc_api import MasteryServicer
 from arc_mastery.http_api import create_app
 from arc_platform.bus import last_sequence
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.http import http_loop
+from arc_platform.partitions import PartitionLease, holder_id, leased, partition_position_key
 from arc_platform.runner import Loop, Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
@@ -44,19 +47,52 @@ class MasterySettings(ServiceSettings):
     http_port: int = 8083
 
 
+def open_mastery(settings: ServiceSettings) -> MasteryApplication:
+    return open_application(MasteryApplication, settings, partitions=settings.partitions)
+
+
+def partition_consumers(
+    runtime: Runtime, app: MasteryApplication, partition: int
+) -> list[TrackedConsumer]:
+    """One partition: its evidence, and its own copy of the catalog."""
+    apply = functools.partial(app.apply_batch, partition)
+    catalog_key = partition_position_key(stream_name("catalog"), partition)
+    return [
+        TrackedConsumer(runtime.js, "catalog", app.position, apply, position_key=catalog_key),
+        TrackedConsumer(runtime.js, "evidence", app.position, apply, partition=partition),
+    ]
+
+
 def consumers(runtime: Runtime, app: MasteryApplication) -> list[TrackedConsumer]:
     return [
-        TrackedConsumer(runtime.js, context, app.position, app.apply_batch) for context in CONSUMED
+        consumer
+        for partition in range(app.partitions)
+        for consumer in partition_consumers(runtime, app, partition)
     ]
+
+
+def leased_partition_loops(runtime: Runtime, app: MasteryApplication) -> list[Loop]:
+    """The partitions this replica owns, each consumed only while holding its lease."""
+    holder = holder_id()
+    loops: list[Loop] = []
+    for partition in runtime.settings.owned_partitions():
+        partition_loops: list[Loop] = [c.run for c in partition_consumers(runtime, app, partition)]
+
+        async def run_all(stop: asyncio.Event, group: list[Loop] = partition_loops) -> None:
+            await asyncio.gather(*(loop(stop) for loop in group))
+
+        lease = PartitionLease(runtime.js, "mastery", partition, holder)
+        loops.append(leased(lease, run_all))
+    return loops
 
 
 async def serve(runtime: Runtime) -> Wiring:
     settings = runtime.settings
-    app = open_application(MasteryApplication, settings)
+    app = open_mastery(settings)
     relay = make_relay(runtime, app, published.translate, CONTEXT)
     app.on_recorded = relay.wake
     servicer = MasteryServicer(app)
-    loops: list[Loop] = [consumer.run for consumer in consumers(runtime, app)]
+    loops = leased_partition_loops(runtime, app)
     loops.append(http_loop(create_app(app), settings.http_host, settings.http_port))
     if settings.relay_enabled:
         loops.append(relay.run)
@@ -71,7 +107,7 @@ async def serve(runtime: Runtime) -> Wiring:
 
 
 async def relay_only(runtime: Runtime) -> Wiring:
-    app = open_application(MasteryApplication, runtime.settings)
+    app = open_mastery(runtime.settings)
     relay = make_relay(runtime, app, published.translate, CONTEXT)
     return Wiring(servicers=[], service_names=[], loops=[relay.run], on_stop=[app.close])
 
@@ -83,7 +119,7 @@ def rebuild_target(settings: ServiceSettings, into: str | None) -> ServiceSettin
         return settings.model_copy(
             update={"database_schema": into or f"{settings.db_schema}_rebuild_{stamp}"}
         )
-    folder = into or str(settings.data_dir / f"rebuild-{stamp}")
+    folder = Path(into) if into else settings.data_dir / f"rebuild-{stamp}"
     return settings.model_copy(update={"data_dir": folder})
 
 
@@ -95,12 +131,16 @@ async def rebuild(runtime: Runtime) -> Wiring:
     parser.add_argument("--no-compare", action="store_true")
     options = parser.parse_args(runtime.args)
     target = rebuild_target(runtime.settings, options.into)
-    fresh = open_application(MasteryApplication, target)
-    ends = {stream_name(c): await last_sequence(runtime.js, c) for c in CONSUMED}
+    fresh = open_mastery(target)
+    every_partition = consumers(runtime, fresh)
+    targets = {
+        c.position_key: await last_sequence(runtime.js, c.context, c.filter_subject)
+        for c in every_partition
+    }
     console = Console(stderr=True)
 
     async def replay_then_compare(stop: asyncio.Event) -> None:
-        tasks = [asyncio.create_task(c.run(stop)) for c in consumers(runtime, fresh)]
+        tasks = [asyncio.create_task(c.run(stop)) for c in every_partition]
         columns = (
             *Progress.get_default_columns()[:1],
             BarColumn(),
@@ -108,11 +148,13 @@ async def rebuild(runtime: Runtime) -> Wiring:
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console, transient=False) as progress:
-            bar = progress.add_task("rebuilding mastery", total=sum(ends.values()))
-            while not all(fresh.position(s) >= end for s, end in ends.items()):
-                progress.update(bar, completed=sum(fresh.position(s) for s in ends))
+            bar = progress.add_task("rebuilding mastery", total=sum(targets.values()))
+            while True:
+                reached = {key: min(fresh.position(key), end) for key, end in targets.items()}
+                progress.update(bar, completed=sum(reached.values()))
+                if reached == targets:
+                    break
                 await asyncio.sleep(0.2)
-            progress.update(bar, completed=sum(ends.values()))
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         if not options.no_compare:
@@ -125,7 +167,7 @@ async def rebuild(runtime: Runtime) -> Wiring:
 
 
 def report_differences(runtime: Runtime, fresh: MasteryApplication, console: Console) -> int:
-    live = open_application(MasteryApplication, runtime.settings)
+    live = open_mastery(runtime.settings)
     try:
         differences = compare(live.all_states(), fresh.all_states())
     finally:
@@ -142,7 +184,7 @@ def report_differences(runtime: Runtime, fresh: MasteryApplication, console: Con
 
 def print_replay(student_id: str, outcome_id: str | None) -> int:
     settings = MasterySettings()
-    app = open_application(MasteryApplication, settings)
+    app = open_mastery(settings)
     table = Table("when", "outcome", "event", "standing after", title=f"history of {student_id}")
     steps = 0
     for step in replay(app, student_id, outcome_id):

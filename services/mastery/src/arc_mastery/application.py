@@ -4,6 +4,7 @@ batch's effects together with the stream position it reached (one transaction)."
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from arc_contracts import (
     PolicyDefinedV1,
     ProficiencyScaleV1,
 )
+from arc_contracts.base import partition_of
 from arc_mastery import policies, rollups
 from arc_mastery.domain import (
     CatalogReplica,
@@ -80,10 +82,12 @@ def scale_of(contract: ProficiencyScaleV1) -> Scale:
 
 
 class Batch:
-    """Aggregates touched while applying one batch: saved together with the new position."""
+    """Aggregates touched while applying one batch of one partition: saved together with the
+    new position."""
 
-    def __init__(self, app: MasteryApplication) -> None:
+    def __init__(self, app: MasteryApplication, partition: int) -> None:
         self.app = app
+        self.partition = partition
         self.touched: dict[UUID, Any] = {}
 
     def get(self, key: UUID) -> Any | None:
@@ -99,8 +103,8 @@ class Batch:
         return aggregate
 
     def replica(self) -> CatalogReplica:
-        found: CatalogReplica | None = self.get(CatalogReplica.create_id())
-        return found or self.add(CatalogReplica())
+        found: CatalogReplica | None = self.get(CatalogReplica.create_id(self.partition))
+        return found or self.add(CatalogReplica(partition=self.partition))
 
     def mastery(self, student_id: str, outcome_id: str) -> StudentOutcomeMastery:
         found: StudentOutcomeMastery | None = self.get(mastery_id(student_id, outcome_id))
@@ -113,17 +117,27 @@ class Batch:
         return created
 
     def index(self, kind: str, key: str) -> MembershipIndex:
-        found: MembershipIndex | None = self.get(index_id(kind, key))
-        return found or self.add(MembershipIndex(kind=kind, key=key))
+        found: MembershipIndex | None = self.get(index_id(kind, key, self.partition))
+        return found or self.add(MembershipIndex(kind=kind, key=key, partition=self.partition))
 
 
 class MasteryApplication(Application[UUID]):
     name = "mastery"
     env = {"AGGREGATE_CACHE_MAXSIZE": "50000"}
 
-    def __init__(self, env: dict[str, str] | None = None) -> None:
+    def __init__(self, env: dict[str, str] | None = None, partitions: int = 1) -> None:
         super().__init__(env)
         self.on_recorded: Callable[[], None] = lambda: None
+        #: Per-student events are partitioned (``arc_platform.partitions``); each partition
+        #: keeps its own copy of the catalog and its own indexes, so it can move between
+        #: replicas.
+        self.partitions = partitions
+        # The catalog and evidence consumers of one partition write the same aggregates (the
+        # partition's catalog copy and indexes): their batches take turns.
+        self._partition_locks = [threading.Lock() for _ in range(partitions)]
+
+    def partition_of(self, student_id: str) -> int:
+        return partition_of(student_id, self.partitions)
 
     def construct_recorder(self) -> ProcessRecorder:
         return self.factory.process_recorder()
@@ -138,15 +152,17 @@ class MasteryApplication(Application[UUID]):
 
     # --- applying events -------------------------------------------------------------------
 
-    def apply_batch(self, batch: list[Delivery]) -> None:
-        """Apply deliveries in order; one transaction records effects and the new position."""
-        work = Batch(self)
-        for delivery in batch:
-            with consuming_span(delivery):
-                self._apply(delivery, work)
-        processing = ProcessingEvent[UUID](Tracking(batch[0].stream, batch[-1].sequence))
-        processing.collect_events(*work.touched.values())
-        self._record(processing)
+    def apply_batch(self, partition: int, batch: list[Delivery]) -> None:
+        """Apply one partition's deliveries in order; one transaction records effects and the
+        new position."""
+        with self._partition_locks[partition]:
+            work = Batch(self, partition)
+            for delivery in batch:
+                with consuming_span(delivery):
+                    self._apply(delivery, work)
+            processing = ProcessingEvent[UUID](Tracking(batch[0].tracking_name, batch[-1].sequence))
+            processing.collect_events(*work.touched.values())
+            self._record(processing)
         if processing.events:
             self.on_recorded()
 
@@ -176,6 +192,7 @@ class MasteryApplication(Application[UUID]):
     def _on_attempt(
         self, event: AttemptRecordedV1, event_id: str, _time: datetime, work: Batch
     ) -> None:
+        self._check_partition(event.student_id, work)
         mastery = work.mastery(event.student_id, event.outcome_id)
         if mastery.knows(event.attempt_id):
             log.warning("attempt %s already applied; ignored", event.attempt_id)
@@ -196,6 +213,7 @@ class MasteryApplication(Application[UUID]):
         self._settle(mastery, work, "evidence", event_id, mastery.evidence[event.attempt_id])
 
     def _on_void(self, event: AttemptVoidedV1, event_id: str, _time: datetime, work: Batch) -> None:
+        self._check_partition(event.student_id, work)
         mastery = work.mastery(event.student_id, event.outcome_id)
         if not mastery.knows(event.attempt_id):
             log.error("void of unknown attempt %s ignored", event.attempt_id)
@@ -263,6 +281,14 @@ class MasteryApplication(Application[UUID]):
         changed = sorted(previous.symmetric_difference(outcomes))
         self._recompute(changed, work, "policy_change", event_id)
 
+    def _check_partition(self, student_id: str, work: Batch) -> None:
+        if self.partition_of(student_id) != work.partition:
+            raise ValueError(
+                f"student {student_id!r} belongs to partition {self.partition_of(student_id)}, "
+                f"not {work.partition}: the partition count differs between publisher and "
+                f"consumer (ARC_PARTITIONS)"
+            )
+
     def _indexed_outcomes(self, replica: CatalogReplica) -> list[str]:
         return sorted(replica.outcome_revisions)
 
@@ -275,7 +301,9 @@ class MasteryApplication(Application[UUID]):
         policy_id: str | None = None,
     ) -> None:
         for outcome_id in outcome_ids:
-            index: MembershipIndex | None = work.get(index_id("outcome", outcome_id))
+            index: MembershipIndex | None = work.get(
+                index_id("outcome", outcome_id, work.partition)
+            )
             for student_id in index.members if index else []:
                 mastery = work.mastery(student_id, outcome_id)
                 self._settle(mastery, work, cause_kind, event_id, None)
@@ -325,11 +353,13 @@ class MasteryApplication(Application[UUID]):
 
     # --- queries ---------------------------------------------------------------------------
 
-    def replica(self) -> CatalogReplica:
+    def replica(self, student_id: str) -> CatalogReplica:
+        """The copy of the catalog kept by the student's partition."""
+        partition = self.partition_of(student_id)
         try:
-            found: CatalogReplica = self.repository.get(CatalogReplica.create_id())
+            found: CatalogReplica = self.repository.get(CatalogReplica.create_id(partition))
         except AggregateNotFoundError:
-            return CatalogReplica()
+            return CatalogReplica(partition=partition)
         return found
 
     def find_mastery(self, student_id: str, outcome_id: str) -> StudentOutcomeMastery | None:
@@ -357,7 +387,7 @@ class MasteryApplication(Application[UUID]):
             items = known_at(items, as_known_at)
         if as_assessed_by is not None:
             items = assessed_by(items, as_assessed_by)
-        return self._explain(self.replica(), mastery, items, policy_at=as_known_at)
+        return self._explain(self.replica(student_id), mastery, items, policy_at=as_known_at)
 
     def standings_of(self, student_id: str, outcome_ids: list[str]) -> dict[str, Standing]:
         found = {}
@@ -369,7 +399,9 @@ class MasteryApplication(Application[UUID]):
 
     def outcomes_of_student(self, student_id: str) -> list[str]:
         try:
-            index: MembershipIndex = self.repository.get(index_id("student", student_id))
+            index: MembershipIndex = self.repository.get(
+                index_id("student", student_id, self.partition_of(student_id))
+            )
         except AggregateNotFoundError:
             return []
         return list(index.members)
@@ -429,7 +461,7 @@ class UnknownScope(LookupError):
 def course_rollup(app: MasteryApplication, student_id: str, course_id: str) -> RollUp:
     """The course-level standing by the course's (or network's) ``course_rollup`` rule
     (default ``mean``)."""
-    replica = app.replica()
+    replica = app.replica(student_id)
     if course_id not in replica.course_outcomes:
         raise UnknownScope("course_id", f"unknown course {course_id!r}")
     outcomes = replica.course_outcomes[course_id]
@@ -442,7 +474,7 @@ def course_rollup(app: MasteryApplication, student_id: str, course_id: str) -> R
 def parent_rollup(app: MasteryApplication, student_id: str, outcome_id: str) -> RollUp:
     """A parent outcome's standing from its children by the ``parent_rollup`` rule (outcome,
     then network policy; default ``all_children_mastered``)."""
-    replica = app.replica()
+    replica = app.replica(student_id)
     children = replica.children_of(outcome_id)
     if not children:
         raise UnknownScope("outcome_id", f"{outcome_id!r} has no child outcomes")

@@ -14,15 +14,20 @@ from arc_mastery.policies import PolicyRecord
 from arc_mastery.standing import NO_EVIDENCE, Evidence, Explanation, Level, Scale, Standing
 
 MASTERY_NAMESPACE = uuid5(NAMESPACE_URL, "https://masteryarc.org/mastery")
-CATALOG_REPLICA_ID = uuid5(MASTERY_NAMESPACE, "catalog-replica")
 
 
 def mastery_id(student_id: str, outcome_id: str) -> UUID:
     return uuid5(MASTERY_NAMESPACE, f"{student_id}\x1f{outcome_id}")
 
 
-def index_id(kind: str, key: str) -> UUID:
-    return uuid5(MASTERY_NAMESPACE, f"index\x1f{kind}\x1f{key}")
+def index_id(kind: str, key: str, partition: int) -> UUID:
+    """Indexes are kept per partition: a partition is self-contained and can move between
+    replicas."""
+    return uuid5(MASTERY_NAMESPACE, f"index\x1f{kind}\x1f{key}\x1f{partition}")
+
+
+def replica_id(partition: int) -> UUID:
+    return uuid5(MASTERY_NAMESPACE, f"catalog-replica\x1f{partition}")
 
 
 def standing_to_primitive(standing: Standing) -> dict[str, Any]:
@@ -229,16 +234,17 @@ class MembershipIndex(Aggregate):
     class Opened(Aggregate.Created):
         kind: str
         key: str
+        partition: int
 
     class Added(Aggregate.Event):
         member: str
 
     @staticmethod
-    def create_id(kind: str, key: str) -> UUID:
-        return index_id(kind, key)
+    def create_id(kind: str, key: str, partition: int) -> UUID:
+        return index_id(kind, key, partition)
 
     @event(Opened)
-    def __init__(self, kind: str, key: str) -> None:
+    def __init__(self, kind: str, key: str, partition: int) -> None:
         self.kind = kind
         self.key = key
         self.members: list[str] = []
@@ -249,11 +255,11 @@ class MembershipIndex(Aggregate):
 
 
 class CatalogReplica(Aggregate):
-    """Mastery's copy of the catalog: outcome scales and parents, courses, and every policy
-    revision with the moment mastery learned it (for "as known at" questions)."""
+    """Mastery's copy of the catalog (one per partition): outcome scales and parents, courses,
+    and every policy revision with the moment mastery learned it (for "as known at")."""
 
     class Opened(Aggregate.Created):
-        pass
+        partition: int
 
     class OutcomeLearned(Aggregate.Event):
         outcome_id: str
@@ -279,11 +285,11 @@ class CatalogReplica(Aggregate):
         known_at: datetime
 
     @staticmethod
-    def create_id() -> UUID:
-        return CATALOG_REPLICA_ID
+    def create_id(partition: int) -> UUID:
+        return replica_id(partition)
 
     @event(Opened)
-    def __init__(self) -> None:
+    def __init__(self, partition: int) -> None:
         self.outcome_revisions: dict[str, int] = {}
         self.scales: dict[str, Scale] = {}
         self.parents: dict[str, str | None] = {}

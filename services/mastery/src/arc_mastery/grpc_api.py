@@ -19,6 +19,7 @@ from arc_mastery.application import (
 from arc_mastery.rollups import RollUp
 from arc_mastery.standing import Explanation, Standing
 from arc_platform.grpc_server import FieldViolation, abort_with
+from arc_platform.partitions import partition_position_key
 
 CONSUMED = ("catalog", "evidence")
 
@@ -160,11 +161,15 @@ class MasteryServicer(mastery_pb2_grpc.MasteryServiceServicer):
     async def GetProjectionStatus(
         self, request: mastery_pb2.ProjectionStatusRequest, context: grpc.aio.ServicerContext
     ) -> mastery_pb2.ProjectionStatus:
+        """Positions per stream and partition, e.g. ``ARC_EVIDENCE.p3``."""
+        keys = [
+            partition_position_key(stream_name(context), partition)
+            for partition in range(self.app.partitions)
+            for context in CONSUMED
+        ]
         return mastery_pb2.ProjectionStatus(
             positions=[
-                mastery_pb2.StreamPosition(
-                    stream=stream_name(c), position=self.app.position(stream_name(c))
-                )
-                for c in CONSUMED
+                mastery_pb2.StreamPosition(stream=key, position=self.app.position(key))
+                for key in keys
             ]
         )

@@ -104,7 +104,7 @@ class ReportingReadModel:
         return self.view.position(stream)
 
     def apply(self, batch: list[Delivery]) -> None:
-        with self.view.advancing(batch[0].stream, batch[-1].sequence) as conn:
+        with self.view.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
             for delivery in batch:
                 with consuming_span(delivery):
                     if delivery.event is not None:

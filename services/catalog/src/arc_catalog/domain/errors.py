@@ -44,8 +44,11 @@ class InvalidDefinition(ValueError):
 class NotFound(LookupError):
     """A query or command named something the catalog does not hold."""
 
-    def __init__(self, kind: str, key: str, field: str | None = None) -> None:
-        super().__init__(f"no {kind} {key!r}")
+    def __init__(
+        self, kind: str, key: str, field: str | None = None, revision: int | None = None
+    ) -> None:
+        at = f" at revision {revision}" if revision is not None else ""
+        super().__init__(f"no {kind} {key!r}{at}")
         self.kind = kind
         self.key = key
         self.field = field or f"{kind}_id"

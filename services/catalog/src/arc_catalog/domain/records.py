@@ -67,6 +67,7 @@ class Record(Aggregate):
         traceparent: str
 
     class Revised(Aggregate.Event):
+        key: str
         data: dict[str, Any]
         traceparent: str
 
@@ -90,7 +91,7 @@ class Record(Aggregate):
         """A new revision if ``data`` differs from the current one; False when nothing changed."""
         if data == self.data:
             return False
-        self.trigger_event(self.Revised, data=data, traceparent=traceparent)
+        self.trigger_event(self.Revised, key=self.key, data=data, traceparent=traceparent)
         return True
 
     @property

@@ -1,0 +1,159 @@
+"""Partitioning by student, so that projections scale out while one student's events stay in
+order.
+
+Events about one student (evidence, mastery) are published on ``<subject>.p<k>``, where
+``k = crc32(student_id) mod ARC_PARTITIONS``. The partition count is fixed for the life of a
+deployment (changing it means rebuilding the projections). A consumer replica owns a set of
+partitions; a lease in NATS KV makes sure that each partition is consumed by exactly one
+replica at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+
+from nats.js import JetStreamContext
+from nats.js.api import KeyValueConfig
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+from arc_contracts import stream_subjects
+from arc_contracts.base import partition_of
+from arc_platform.runner import Loop
+
+log = logging.getLogger(__name__)
+LEASE_BUCKET = "arc_partition_leases"
+
+#: Default partition count: enough to spread over a handful of replicas, small enough that a
+#: single process can own them all.
+DEFAULT_PARTITIONS = 4
+
+
+def partition_token(partition: int) -> str:
+    return f"p{partition}"
+
+
+def partition_filter(context: str, partition: int) -> str:
+    """Every partitioned event of ``context`` in one partition: ``arc.evidence.v1.*.p3``."""
+    base = stream_subjects(context).removesuffix(".>")
+    return f"{base}.*.*.{partition_token(partition)}"
+
+
+def partition_position_key(stream: str, partition: int) -> str:
+    return f"{stream}.{partition_token(partition)}"
+
+
+__all__ = ["PartitionLease", "leased", "partition_of"]
+
+
+def holder_id() -> str:
+    """Who holds a lease: host, process and a random part (a restarted process is new)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class PartitionLease:
+    """At most one holder per (consumer group, partition), through a NATS KV key that expires
+    ``ttl`` seconds after its last renewal. Losing a renewal race means another replica took it.
+
+    Exactly-once does not rest on the lease alone: positions are compare-and-set in the
+    consumer's own store, so a replica that lost its lease mid-batch cannot commit that batch.
+    """
+
+    def __init__(
+        self, js: JetStreamContext, group: str, partition: int, holder: str, ttl: float = 6.0
+    ) -> None:
+        self.js = js
+        self.key = f"{group}.{partition_token(partition)}"
+        self.holder = holder.encode()
+        self.ttl = ttl
+        self.revision: int | None = None
+        self._kv: KeyValue | None = None
+
+    async def _bucket(self) -> KeyValue:
+        if self._kv is None:
+            self._kv = await self.js.create_key_value(
+                config=KeyValueConfig(bucket=LEASE_BUCKET, ttl=self.ttl, history=1)
+            )
+        return self._kv
+
+    async def acquire(self) -> bool:
+        kv = await self._bucket()
+        try:
+            self.revision = await kv.create(self.key, self.holder)
+        except KeyWrongLastSequenceError:
+            return await self._take_over_if_released(kv)
+        return True
+
+    async def _take_over_if_released(self, kv: KeyValue) -> bool:
+        try:
+            entry = await kv.get(self.key)
+        except KeyNotFoundError:  # deleted or purged since: try again next round
+            return False
+        if entry.value == self.holder:
+            self.revision = entry.revision
+            return True
+        return False
+
+    async def renew(self) -> bool:
+        kv = await self._bucket()
+        try:
+            self.revision = await kv.update(self.key, self.holder, last=self.revision)
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            self.revision = None
+            return False
+        return True
+
+    async def release(self) -> None:
+        if self.revision is None:
+            return
+        kv = await self._bucket()
+        try:
+            await kv.delete(self.key, last=self.revision)
+        except (KeyWrongLastSequenceError, KeyNotFoundError):
+            pass
+        self.revision = None
+
+
+def leased(lease: PartitionLease, loop: Loop) -> Loop:
+    """Run ``loop`` only while holding ``lease``; stop it when the lease is lost, and try to
+    take the lease again."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if not await _try(lease.acquire):
+                await _sleep_or_stop(stop, lease.ttl / 2)
+                continue
+            log.info("holding lease %s", lease.key)
+            inner = asyncio.Event()
+            task = asyncio.create_task(loop(inner))
+            while not stop.is_set():
+                await _sleep_or_stop(stop, lease.ttl / 3)
+                if not stop.is_set() and not await _try(lease.renew):
+                    log.warning("lost lease %s; stopping its consumer", lease.key)
+                    break
+            inner.set()
+            await task
+        await _try(lease.release)
+
+    return run
+
+
+async def _try(action: Callable[[], Awaitable[object]]) -> bool:
+    try:
+        result = await action()
+    except Exception as exc:  # NATS unavailable: treat as not holding
+        log.warning("lease operation failed: %s", exc)
+        return False
+    return bool(result)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,1 @@
+"""1EdTech CASE 1.0 packages: read (leniently, with precise errors), plan an import, export."""

@@ -1,0 +1,1 @@
+"""The catalog use cases, by subject; ``arc_catalog.application.Catalog`` has them all."""

@@ -1,0 +1,434 @@
+"""HTTP/JSON adapter of evidence (FastAPI): record, correct and read evidence, import gradebook
+CSV, and follow up xAPI statements that could not be mapped. Bad input answers 400 with every
+field at fault: ``{"detail": ..., "violations": [{"field": ..., "description": ...}]}``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from arc_evidence.application import Contention, Correction, EvidenceApplication, Written
+from arc_evidence.domain import AttemptState
+from arc_evidence.gradebook import ImportOptions
+from arc_evidence.imports import import_gradebook
+from arc_evidence.rules import AttemptDraft, Problem, Rejected, ScoreEntry
+from arc_evidence.statements import StoredStatement, retry_mapping, unmapped_statements
+from arc_evidence.xapi_http import xapi_router
+
+T = TypeVar("T")
+STATUS_CODES = {"invalid": 400, "not_found": 404, "conflict": 409}
+MAX_CSV_BYTES = 5_000_000
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+Traceparent = Annotated[str | None, Header()]
+
+
+class Refused(Exception):
+    def __init__(self, status: int, violations: list[dict[str, str]]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.violations = violations
+
+
+def refused(status: int, problems: list[tuple[str, str]]) -> Refused:
+    return Refused(status, [{"field": f, "description": d} for f, d in problems])
+
+
+def field_path(location: tuple[int | str, ...]) -> str:
+    """("body", "scores", 0, "score") → "scores[0].score"."""
+    path = ""
+    for part in location[1:] if location and location[0] in ("body", "query") else location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OutcomeScoreIn(_In):
+    outcome_id: str
+    score: Decimal | None = None
+    status: Literal["scored", "excused", "missing"] = "scored"
+    retake_of: str | None = None
+    attempt_number: int | None = None
+
+    def entry(self) -> ScoreEntry:
+        return ScoreEntry(
+            self.outcome_id, self.score, self.status, self.retake_of, self.attempt_number
+        )
+
+
+class AttemptIn(_In):
+    """One student's work on one assessment item; one score per outcome it evidences."""
+
+    student_id: str
+    scores: list[OutcomeScoreIn] = Field(min_length=1)
+    assessed_at: datetime | None = None
+    recorded_by: str
+    assessment_ref: str | None = None
+    assessment_kind: str = "test"
+    weight: Decimal = Decimal(1)
+    tags: list[str] = []
+    comment: str | None = None
+    artifact_url: str | None = None
+
+    def draft(self) -> AttemptDraft:
+        return AttemptDraft(
+            student_id=self.student_id,
+            entries=tuple(s.entry() for s in self.scores),
+            assessed_at=self.assessed_at,
+            recorded_by=self.recorded_by,
+            assessment_ref=self.assessment_ref,
+            assessment_kind=self.assessment_kind,
+            weight=self.weight,
+            tags=tuple(self.tags),
+            comment=self.comment,
+            artifact_url=self.artifact_url,
+        )
+
+
+class BatchRowIn(_In):
+    student_id: str
+    scores: list[OutcomeScoreIn] = Field(min_length=1)
+    assessed_at: datetime | None = None
+    comment: str | None = None
+    artifact_url: str | None = None
+    tags: list[str] = []
+
+
+class BatchIn(_In):
+    """A whole class's scores on one assessment: every row recorded, or none."""
+
+    recorded_by: str
+    assessed_at: datetime | None = None
+    assessment_ref: str | None = None
+    assessment_kind: str = "test"
+    weight: Decimal = Decimal(1)
+    tags: list[str] = []
+    section_id: str | None = None
+    rows: list[BatchRowIn] = Field(min_length=1)
+
+    def drafts(self) -> list[AttemptDraft]:
+        return [
+            AttemptDraft(
+                student_id=row.student_id,
+                entries=tuple(s.entry() for s in row.scores),
+                assessed_at=row.assessed_at or self.assessed_at,
+                recorded_by=self.recorded_by,
+                assessment_ref=self.assessment_ref,
+                assessment_kind=self.assessment_kind,
+                weight=self.weight,
+                tags=(*self.tags, *row.tags),
+                comment=row.comment,
+                artifact_url=row.artifact_url,
+                source="batch",
+            )
+            for row in self.rows
+        ]
+
+    def name(self, problem: Problem) -> str:
+        if problem.row is None or problem.field in (
+            "recorded_by",
+            "assessment_ref",
+            "assessment_kind",
+            "weight",
+        ):
+            return problem.field
+        row = self.rows[problem.row]
+        if problem.field == "assessed_at" and row.assessed_at is None:
+            return "assessed_at"
+        if problem.field.startswith("tags["):
+            index = int(problem.field[5:-1])
+            if index < len(self.tags):
+                return problem.field
+            return f"rows[{problem.row}].tags[{index - len(self.tags)}]"
+        return f"rows[{problem.row}].{item_name(problem)}"
+
+
+class VoidIn(_In):
+    reason: str
+    voided_by: str
+
+
+class SupersedeIn(_In):
+    reason: str
+    recorded_by: str
+    status: Literal["scored", "excused", "missing"] = "scored"
+    score: Decimal | None = None
+    assessed_at: datetime | None = None
+    comment: str | None = None
+
+
+def item_name(problem: Problem) -> str:
+    if problem.entry is not None:
+        return f"scores[{problem.entry}].{problem.field}"
+    return problem.field
+
+
+def attempt_json(state: AttemptState) -> dict[str, Any]:
+    a = state.attempt
+    return {
+        "attempt_id": a.attempt_id,
+        "student_id": a.student_id,
+        "outcome_id": a.outcome_id,
+        "outcome_revision": a.outcome_revision,
+        "scale": a.scale.model_dump(mode="json"),
+        "status": a.status,
+        "score": None if a.score is None else str(a.score),
+        "assessed_at": a.assessed_at.isoformat(),
+        "recorded_at": a.recorded_at.isoformat(),
+        "recorded_by": a.recorded_by,
+        "assessment_ref": a.assessment_ref,
+        "assessment_kind": a.assessment_kind,
+        "weight": str(a.weight),
+        "tags": list(a.tags),
+        "attempt_number": a.attempt_number,
+        "retake_of": a.retake_of,
+        "supersedes": a.supersedes,
+        "superseded_by": state.superseded_by,
+        "correction_reason": a.correction_reason,
+        "comment": a.comment,
+        "artifact_url": a.artifact_url,
+        "source": a.source,
+        "source_ref": a.source_ref,
+        "counts": state.counts,
+        "void": None
+        if state.void is None
+        else {
+            "reason": state.void.reason,
+            "voided_by": state.void.voided_by,
+            "voided_at": state.void.voided_at.isoformat(),
+        },
+    }
+
+
+def statement_json(found: StoredStatement) -> dict[str, Any]:
+    return {
+        "statement_id": found.statement_id,
+        "status": found.status,
+        "student_id": found.student_id,
+        "attempt_ids": found.attempt_ids,
+        "problems": [{"field": f, "description": d} for f, d in found.problems],
+        "stored": found.stored_at.isoformat(),
+        "position": found.position,
+        "statement": found.statement,
+    }
+
+
+def create_app(app: EvidenceApplication, on_recorded: Callable[[], None]) -> FastAPI:
+    api = FastAPI(title="Mastery Arc evidence", version="1")
+
+    @api.exception_handler(Refused)
+    def _refused(_: Request, exc: Refused) -> JSONResponse:
+        detail = "; ".join(f"{v['field']}: {v['description']}" for v in exc.violations)
+        headers = {"Retry-After": "1"} if exc.status == 503 else None
+        return JSONResponse(
+            {"detail": detail, "violations": exc.violations}, exc.status, headers=headers
+        )
+
+    @api.exception_handler(RequestValidationError)
+    def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        violations = [
+            {"field": field_path(tuple(error["loc"])), "description": error["msg"]}
+            for error in exc.errors()
+        ]
+        detail = "; ".join(f"{v['field']}: {v['description']}" for v in violations)
+        return JSONResponse({"detail": detail, "violations": violations}, 400)
+
+    def run(use_case: Callable[[], T], name: Callable[[Problem], str] = lambda p: p.field) -> T:
+        try:
+            result = use_case()
+        except Rejected as exc:
+            problems = list(dict.fromkeys((name(p), p.description) for p in exc.problems))
+            raise refused(STATUS_CODES[exc.kind], problems) from exc
+        except Contention as exc:
+            raise refused(503, [("request", str(exc))]) from exc
+        if isinstance(result, Written) and not result.replayed:
+            on_recorded()
+        return result
+
+    @api.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    v1 = APIRouter(prefix="/api/v1")
+
+    @v1.post("/attempts", status_code=201)
+    def record(
+        body: AttemptIn, key: IdempotencyKey = None, traceparent: Traceparent = None
+    ) -> dict[str, Any]:
+        """Record one student's work on one item (several outcomes, each with its score)."""
+        written = run(
+            lambda: app.record(body.draft(), idempotency_key=key, traceparent=traceparent or ""),
+            item_name,
+        )
+        ids = list(written.attempt_ids[0])
+        return {"attempt_ids": ids, "position": written.position, "replayed": written.replayed}
+
+    @v1.post("/attempts/batch", status_code=201)
+    def record_batch(
+        body: BatchIn, key: IdempotencyKey = None, traceparent: Traceparent = None
+    ) -> dict[str, Any]:
+        """Record a class's scores on one assessment: all rows, or none and every bad row."""
+        drafts = body.drafts()
+        written = run(
+            lambda: app.record_batch(
+                drafts,
+                section_id=body.section_id,
+                idempotency_key=key,
+                traceparent=traceparent or "",
+            ),
+            body.name,
+        )
+        rows = [
+            {"student_id": d.student_id.strip(), "attempt_ids": list(ids)}
+            for d, ids in zip(drafts, written.attempt_ids, strict=True)
+        ]
+        return {"rows": rows, "position": written.position, "replayed": written.replayed}
+
+    @v1.post("/students/{student_id}/attempts/{attempt_id}/void")
+    def void(
+        student_id: str,
+        attempt_id: str,
+        body: VoidIn,
+        key: IdempotencyKey = None,
+        traceparent: Traceparent = None,
+    ) -> dict[str, Any]:
+        """The attempt stops counting; it stays in the history with the reason and actor."""
+        written = run(
+            lambda: app.void(
+                student_id,
+                attempt_id,
+                body.reason,
+                body.voided_by,
+                idempotency_key=key,
+                traceparent=traceparent or "",
+            )
+        )
+        return {"position": written.position, "replayed": written.replayed}
+
+    @v1.post("/students/{student_id}/attempts/{attempt_id}/supersede", status_code=201)
+    def supersede(
+        student_id: str,
+        attempt_id: str,
+        body: SupersedeIn,
+        key: IdempotencyKey = None,
+        traceparent: Traceparent = None,
+    ) -> dict[str, Any]:
+        """Record a corrected attempt replacing this one (same student and outcome)."""
+        correction = Correction(
+            body.reason,
+            body.recorded_by,
+            body.status,
+            body.score,
+            body.assessed_at,
+            body.comment,
+        )
+        written = run(
+            lambda: app.supersede(
+                student_id,
+                attempt_id,
+                correction,
+                idempotency_key=key,
+                traceparent=traceparent or "",
+            ),
+            lambda p: p.field,
+        )
+        return {
+            "attempt_id": written.attempt_ids[0][0],
+            "supersedes": attempt_id,
+            "position": written.position,
+            "replayed": written.replayed,
+        }
+
+    @v1.get("/students/{student_id}/attempts")
+    def history(
+        student_id: str,
+        outcome_id: str | None = None,
+        assessed_from: datetime | None = None,
+        assessed_until: datetime | None = None,
+        include_voided: bool = False,
+    ) -> dict[str, Any]:
+        """The student's evidence in the order it was recorded; ``assessed_from`` inclusive,
+        ``assessed_until`` exclusive; voided and superseded attempts with include_voided."""
+        for name, value in (("assessed_from", assessed_from), ("assessed_until", assessed_until)):
+            if value is not None and value.tzinfo is None:
+                raise refused(400, [(name, "needs a time zone (e.g. 2026-09-01T00:00:00Z)")])
+        found = app.student_history(
+            student_id, outcome_id, assessed_from, assessed_until, include_voided
+        )
+        return {"student_id": student_id, "attempts": [attempt_json(s) for s in found]}
+
+    @v1.post("/imports/gradebook")
+    async def import_csv(
+        request: Request,
+        recorded_by: Annotated[str, Query(min_length=1)],
+        dry_run: bool = False,
+        assessed_at: datetime | None = None,
+        assessment_ref: str | None = None,
+        assessment_kind: str = "test",
+        weight: Decimal = Decimal(1),
+        tags: Annotated[list[str] | None, Query()] = None,
+        timezone: str = "UTC",
+        key: IdempotencyKey = None,
+    ) -> JSONResponse:
+        """A gradebook export as the request body (text/csv): ``dry_run=true`` reports what
+        would be recorded and every line at fault; otherwise every line is recorded, or none."""
+        body = await request.body()
+        if len(body) > MAX_CSV_BYTES:
+            raise refused(413, [("body", f"more than {MAX_CSV_BYTES} bytes")])
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise refused(400, [("body", f"not UTF-8 text: {exc.reason}")]) from exc
+        try:
+            zone = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise refused(400, [("timezone", f"unknown time zone {timezone!r}")]) from exc
+        if assessed_at is not None and assessed_at.tzinfo is None:
+            assessed_at = assessed_at.replace(tzinfo=zone)
+        options = ImportOptions(
+            recorded_by, assessed_at, assessment_ref, assessment_kind, weight, tuple(tags or ()), zone
+        )
+
+        def use_case() -> Any:
+            return import_gradebook(app, text, options, dry_run=dry_run, idempotency_key=key)
+
+        report = await asyncio.to_thread(run, use_case)
+        if report.recorded and not report.replayed:
+            on_recorded()
+        content = {
+            **{k: v for k, v in vars(report).items() if k != "errors"},
+            "errors": [vars(e) for e in report.errors],
+        }
+        status = 400 if report.errors else (201 if report.recorded else 200)
+        return JSONResponse(content, status)
+
+    @v1.get("/xapi/unmapped")
+    def unmapped(
+        after: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> dict[str, Any]:
+        """Statements stored but not turned into attempts, with the reasons; page with
+        ``after`` = the previous answer's ``next_after``."""
+        found, position = unmapped_statements(app, after, limit)
+        return {"statements": [statement_json(s) for s in found], "next_after": position}
+
+    @v1.post("/xapi/unmapped/{statement_id}/retry")
+    def retry(statement_id: str, traceparent: Traceparent = None) -> dict[str, Any]:
+        """Map an unmapped statement again, e.g. after its outcome was aligned."""
+        found = run(lambda: retry_mapping(app, statement_id, traceparent or ""))
+        on_recorded()
+        return statement_json(found)
+
+    api.include_router(v1)
+    api.include_router(xapi_router(app, on_recorded))
+    return api

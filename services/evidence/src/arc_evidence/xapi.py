@@ -1,0 +1,466 @@
+"""xAPI 1.0.3 statements: what evidence accepts, and how a statement becomes attempts. Pure.
+
+**Accepting** (the Statements resource): a statement must be a JSON object with only xAPI's
+top-level properties, an ``actor`` (an Agent or Group with one identifier), a ``verb`` with an
+IRI ``id``, and an ``object``; ``id`` (if given) must be a UUID, ``timestamp`` an ISO 8601
+date-time, ``version`` 1.0.x, ``result.score`` consistent (``scaled`` in [-1, 1], ``raw`` within
+``min``..``max``). Attachments are not supported. The LRS sets ``id`` (if absent), ``stored``,
+``authority``, ``timestamp`` (if absent: = stored) and ``version`` (if absent: 1.0.0).
+
+**Mapping** a statement to attempts:
+
+- the student is ``actor.account.name`` (an Agent identified by an account);
+- the outcomes are, first, those listed in ``context.extensions`` under
+  :data:`OUTCOME_EXTENSION` (an outcome id or a list of them); otherwise every outcome whose
+  ``case_uri`` equals the activity id (``object.id``) or the id of a ``category`` context
+  activity (CASE-aligned content);
+- the score is ``result.score.raw`` when it lies on the outcome's scale (and ``min``/``max``
+  are absent or equal the scale's ends); otherwise, on a numeric scale, ``scaled`` (or ``raw``
+  within ``min``..``max``) read as a fraction of the scale, rounded half up to its step. A
+  fraction is never turned into a proficiency level;
+- assessed at ``timestamp``; ``assessment_ref`` = the activity id; the kind from
+  :data:`KIND_EXTENSION` (default ``test``); recorded by ``context.instructor`` if given.
+
+A statement that cannot be mapped is stored anyway, with the reasons, and listed as unmapped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from arc_contracts import ProficiencyScaleV1
+from arc_evidence.rules import (
+    ASSESSMENT_KINDS,
+    AttemptDraft,
+    CatalogLookup,
+    KnownOutcome,
+    Problem,
+    ScoreEntry,
+)
+from arc_evidence.scales import describe, from_fraction, on_scale
+
+XAPI_VERSION = "1.0.3"
+VERSION_HEADER = "X-Experience-API-Version"
+VOIDED_VERB = "http://adlnet.gov/expapi/verbs/voided"
+OUTCOME_EXTENSION = "https://masteryarc.org/xapi/extensions/outcome"
+KIND_EXTENSION = "https://masteryarc.org/xapi/extensions/assessment-kind"
+AUTHORITY = {
+    "objectType": "Agent",
+    "name": "Mastery Arc evidence",
+    "account": {"homePage": "https://masteryarc.org", "name": "arc-evidence"},
+}
+TOP_LEVEL = frozenset(
+    {
+        "id",
+        "actor",
+        "verb",
+        "object",
+        "result",
+        "context",
+        "timestamp",
+        "stored",
+        "authority",
+        "version",
+        "attachments",
+    }
+)
+#: Set by the LRS: not part of what a client is compared on when it re-sends a statement.
+SET_BY_LRS = ("stored", "authority", "version")
+VERSION_PATTERN = re.compile(r"^1\.0(\.\d+)?$")
+SHA1_PATTERN = re.compile(r"^[0-9a-f]{40}$")
+CONTEXT_ACTIVITY_KINDS = ("parent", "grouping", "category", "other")
+
+
+class InvalidStatement(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.description}" for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ReceivedStatement:
+    statement_id: str
+    body: dict[str, Any]  # as stored, with the properties the LRS sets
+    fingerprint: str  # of what the client sent, to tell a retry from a conflicting statement
+    voids: str | None  # the statement a voiding statement targets
+
+    def json(self) -> str:
+        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
+
+
+def supported_version(header: str | None) -> bool:
+    return header is not None and bool(VERSION_PATTERN.match(header.strip()))
+
+
+def receive(raw: Any, now: datetime, statement_id: str | None = None) -> ReceivedStatement:
+    """Check a statement as sent and complete it as the LRS stores it, or raise
+    :class:`InvalidStatement` naming every property at fault."""
+    problems: list[Problem] = []
+    if not isinstance(raw, dict):
+        raise InvalidStatement([Problem("statement", "must be a JSON object")])
+    for name in sorted(set(raw) - TOP_LEVEL):
+        problems.append(Problem(name, "is not an xAPI statement property"))
+    given_id = raw.get("id")
+    if given_id is not None and not _is_uuid(given_id):
+        problems.append(Problem("id", f"{given_id!r} is not a UUID"))
+    elif statement_id is not None and given_id is not None:
+        if str(given_id).lower() != statement_id.lower():
+            problems.append(Problem("id", "differs from the statementId parameter"))
+    _check_agent(raw.get("actor"), "actor", problems)
+    _check_verb(raw.get("verb"), problems)
+    voids = _check_object(raw.get("object"), raw.get("verb"), problems)
+    _check_result(raw.get("result"), problems)
+    _check_context(raw.get("context"), problems)
+    timestamp = _check_timestamp(raw.get("timestamp"), problems)
+    version = raw.get("version")
+    if version is not None and (not isinstance(version, str) or not supported_version(version)):
+        problems.append(Problem("version", f"{version!r} is not a supported version (1.0.x)"))
+    if raw.get("attachments"):
+        problems.append(Problem("attachments", "attachments are not supported by this LRS"))
+    if problems:
+        raise InvalidStatement(problems)
+    final_id = str(given_id or statement_id or uuid.uuid4()).lower()
+    sent = {k: v for k, v in raw.items() if k not in SET_BY_LRS} | {"id": final_id}
+    stored_at = now.astimezone(UTC).isoformat()
+    body = sent | {
+        "timestamp": raw.get("timestamp") if timestamp else stored_at,
+        "stored": stored_at,
+        "authority": AUTHORITY,
+        "version": version or "1.0.0",
+    }
+    return ReceivedStatement(final_id, body, _fingerprint(sent), voids.lower() if voids else None)
+
+
+def _fingerprint(sent: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest()
+
+
+def _is_uuid(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_iri(value: Any) -> bool:
+    return isinstance(value, str) and bool(urlsplit(value).scheme) and ":" in value
+
+
+def _check_agent(agent: Any, path: str, problems: list[Problem]) -> None:
+    if not isinstance(agent, dict):
+        problems.append(Problem(path, "is required and must be an Agent or Group object"))
+        return
+    kind = agent.get("objectType", "Agent")
+    if kind not in ("Agent", "Group"):
+        problems.append(Problem(f"{path}.objectType", f"{kind!r} is not Agent or Group"))
+        return
+    identifiers = [k for k in ("mbox", "mbox_sha1sum", "openid", "account") if k in agent]
+    if len(identifiers) > 1:
+        problems.append(Problem(path, f"has several identifiers ({', '.join(identifiers)})"))
+    elif not identifiers and not (kind == "Group" and isinstance(agent.get("member"), list)):
+        problems.append(Problem(path, "needs one of mbox, mbox_sha1sum, openid or account"))
+    mbox = agent.get("mbox")
+    if mbox is not None and not (isinstance(mbox, str) and mbox.startswith("mailto:")):
+        problems.append(Problem(f"{path}.mbox", "must be a mailto: IRI"))
+    sha1 = agent.get("mbox_sha1sum")
+    if sha1 is not None and not (isinstance(sha1, str) and SHA1_PATTERN.match(sha1)):
+        problems.append(Problem(f"{path}.mbox_sha1sum", "must be 40 hexadecimal digits"))
+    if "openid" in agent and not is_iri(agent["openid"]):
+        problems.append(Problem(f"{path}.openid", "must be an IRI"))
+    if "account" in agent:
+        account = agent["account"]
+        if not isinstance(account, dict):
+            problems.append(Problem(f"{path}.account", "must be an object"))
+        else:
+            if not is_iri(account.get("homePage")):
+                problems.append(Problem(f"{path}.account.homePage", "must be an IRL"))
+            if not isinstance(account.get("name"), str) or not account["name"].strip():
+                problems.append(Problem(f"{path}.account.name", "must be a non-empty string"))
+
+
+def _check_verb(verb: Any, problems: list[Problem]) -> None:
+    if not isinstance(verb, dict):
+        problems.append(Problem("verb", "is required and must be an object"))
+    elif not is_iri(verb.get("id")):
+        problems.append(Problem("verb.id", "is required and must be an IRI"))
+    elif "display" in verb and not _is_language_map(verb["display"]):
+        problems.append(Problem("verb.display", "must be a language map"))
+
+
+def _is_language_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+
+
+def _check_object(target: Any, verb: Any, problems: list[Problem]) -> str | None:
+    """Checks ``object``; returns the target id if this is a voiding statement."""
+    if not isinstance(target, dict):
+        problems.append(Problem("object", "is required and must be an object"))
+        return None
+    kind = target.get("objectType", "Activity")
+    voiding = isinstance(verb, dict) and verb.get("id") == VOIDED_VERB
+    if voiding and kind != "StatementRef":
+        problems.append(Problem("object.objectType", "a voiding statement targets a StatementRef"))
+        return None
+    if kind == "Activity":
+        if not is_iri(target.get("id")):
+            problems.append(Problem("object.id", "is required and must be an IRI"))
+    elif kind == "StatementRef":
+        if not _is_uuid(target.get("id")):
+            problems.append(Problem("object.id", "a StatementRef id must be a UUID"))
+        elif voiding:
+            return str(target["id"])
+    elif kind in ("Agent", "Group"):
+        _check_agent(target, "object", problems)
+    elif kind != "SubStatement":
+        problems.append(Problem("object.objectType", f"unknown objectType {kind!r}"))
+    return None
+
+
+def _number(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _check_result(result: Any, problems: list[Problem]) -> None:
+    if result is None:
+        return
+    if not isinstance(result, dict):
+        problems.append(Problem("result", "must be an object"))
+        return
+    score = result.get("score")
+    if score is None:
+        return
+    if not isinstance(score, dict):
+        problems.append(Problem("result.score", "must be an object"))
+        return
+    numbers = {}
+    for name in ("scaled", "raw", "min", "max"):
+        if name in score:
+            numbers[name] = _number(score[name])
+            if numbers[name] is None:
+                problems.append(Problem(f"result.score.{name}", "must be a number"))
+    scaled, raw = numbers.get("scaled"), numbers.get("raw")
+    low, high = numbers.get("min"), numbers.get("max")
+    if scaled is not None and not -1 <= scaled <= 1:
+        problems.append(Problem("result.score.scaled", f"{scaled} is not between -1 and 1"))
+    if low is not None and high is not None and low > high:
+        problems.append(Problem("result.score.min", "is greater than max"))
+    if raw is not None and low is not None and raw < low:
+        problems.append(Problem("result.score.raw", f"{raw} is below min {low}"))
+    if raw is not None and high is not None and raw > high:
+        problems.append(Problem("result.score.raw", f"{raw} is above max {high}"))
+
+
+def _check_context(context: Any, problems: list[Problem]) -> None:
+    if context is None:
+        return
+    if not isinstance(context, dict):
+        problems.append(Problem("context", "must be an object"))
+        return
+    if "registration" in context and not _is_uuid(context["registration"]):
+        problems.append(Problem("context.registration", "must be a UUID"))
+    if "instructor" in context:
+        _check_agent(context["instructor"], "context.instructor", problems)
+    activities = context.get("contextActivities", {})
+    if not isinstance(activities, dict):
+        problems.append(Problem("context.contextActivities", "must be an object"))
+        activities = {}
+    for kind, value in activities.items():
+        items = value if isinstance(value, list) else [value]
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or not is_iri(item.get("id")):
+                path = f"context.contextActivities.{kind}[{index}].id"
+                problems.append(Problem(path, "must be an activity with an IRI id"))
+    extensions = context.get("extensions", {})
+    if not isinstance(extensions, dict) or not all(is_iri(key) for key in extensions):
+        problems.append(Problem("context.extensions", "must be an object keyed by IRIs"))
+
+
+def _check_timestamp(value: Any, problems: list[Problem]) -> datetime | None:
+    if value is None:
+        return None
+    parsed = parse_timestamp(value)
+    if parsed is None:
+        problems.append(Problem("timestamp", f"{value!r} is not an ISO 8601 date-time"))
+    return parsed
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """ISO 8601 date-time; without a time zone it is taken as UTC."""
+    if not isinstance(value, str) or "T" not in value.upper():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# Mapping ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mapped:
+    """A statement read as an attempt draft, or the reasons it cannot be (xAPI paths)."""
+
+    draft: AttemptDraft | None
+    problems: list[Problem]
+    explicit_outcomes: bool = False
+
+
+def agent_name(agent: Any) -> str | None:
+    """How evidence names an agent: its account name, else its mbox or openid."""
+    if not isinstance(agent, dict):
+        return None
+    account = agent.get("account")
+    if isinstance(account, dict) and isinstance(account.get("name"), str):
+        return str(account["name"])
+    for key in ("mbox", "openid"):
+        if isinstance(agent.get(key), str):
+            return str(agent[key])
+    return None
+
+
+def map_statement(body: Mapping[str, Any], catalog: CatalogLookup) -> Mapped:
+    statement_id = str(body["id"])
+    target = body["object"]
+    context = body.get("context") or {}
+    extensions = context.get("extensions") or {}
+    problems: list[Problem] = []
+    if target.get("objectType", "Activity") != "Activity":
+        problems.append(Problem("object", "only an activity can be aligned to an outcome"))
+        return Mapped(None, problems)
+    account = body["actor"].get("account")
+    student_id = account.get("name") if isinstance(account, dict) else None
+    if body["actor"].get("objectType", "Agent") != "Agent" or not student_id:
+        problems.append(Problem("actor", "identify the student by account (homePage, name)"))
+    outcomes, explicit = _aligned_outcomes(target["id"], context, extensions, catalog, problems)
+    entries = []
+    for outcome in outcomes:
+        score, problem = score_on(outcome, (body.get("result") or {}).get("score"))
+        if problem:
+            problems.append(Problem("result.score", problem))
+        entries.append(ScoreEntry(outcome.outcome_id, score))
+    kind = extensions.get(KIND_EXTENSION, "test")
+    if kind not in ASSESSMENT_KINDS:
+        path = f"context.extensions[{KIND_EXTENSION}]"
+        problems.append(Problem(path, f"unknown kind {kind!r} ({', '.join(ASSESSMENT_KINDS)})"))
+    if problems or not student_id:
+        return Mapped(None, problems, explicit)
+    draft = AttemptDraft(
+        student_id=student_id,
+        entries=tuple(entries),
+        assessed_at=parse_timestamp(body["timestamp"]),
+        recorded_by=agent_name(context.get("instructor")) or "xapi",
+        assessment_ref=str(target["id"]),
+        assessment_kind=str(kind),
+        source="xapi",
+        source_ref=statement_id,
+    )
+    return Mapped(draft, [], explicit)
+
+
+def _aligned_outcomes(
+    activity_id: str,
+    context: Mapping[str, Any],
+    extensions: Mapping[str, Any],
+    catalog: CatalogLookup,
+    problems: list[Problem],
+) -> tuple[list[KnownOutcome], bool]:
+    if OUTCOME_EXTENSION in extensions:
+        listed = extensions[OUTCOME_EXTENSION]
+        ids = listed if isinstance(listed, list) else [listed]
+        found = []
+        for outcome_id in ids:
+            outcome = catalog.outcome(str(outcome_id))
+            if outcome is None:
+                path = f"context.extensions[{OUTCOME_EXTENSION}]"
+                problems.append(Problem(path, f"unknown outcome {outcome_id!r}"))
+            else:
+                found.append(outcome)
+        return found, True
+    uris = [activity_id]
+    category = (context.get("contextActivities") or {}).get("category", [])
+    for item in category if isinstance(category, list) else [category]:
+        uris.append(item["id"])
+    found = []
+    for uri in uris:
+        found.extend(o for o in catalog.outcomes_aligned_to(uri) if o not in found)
+    if not found:
+        problems.append(
+            Problem(
+                "object.id",
+                f"activity {activity_id!r} is not aligned to any outcome (no outcome has it as "
+                f"case_uri, and context.extensions has no {OUTCOME_EXTENSION!r})",
+            )
+        )
+    return found, False
+
+
+def score_on(outcome: KnownOutcome, score: Any) -> tuple[Decimal | None, str | None]:
+    """The score on the outcome's scale, or why there is none."""
+    if not isinstance(score, dict) or not ({"raw", "scaled"} & set(score)):
+        return None, "no score: a statement without result.score is not evidence"
+    scale = outcome.scale
+    raw, scaled = _number(score.get("raw")), _number(score.get("scaled"))
+    low, high = _number(score.get("min")), _number(score.get("max"))
+    fraction: Decimal | None = None
+    if raw is not None and _same_range(scale, low, high):
+        found = on_scale(scale, raw)
+        if found is None:
+            return None, f"raw {raw} is not on the scale of {outcome.outcome_id!r} {describe(scale)}"
+        return found, None
+    if raw is not None and low is not None and high is not None and high > low:
+        fraction = (raw - low) / (high - low)
+    elif scaled is not None:
+        fraction = scaled
+    if fraction is None:
+        return None, f"raw {raw} needs min and max to be read on the scale of {outcome.outcome_id!r}"
+    found = from_fraction(scale, fraction)
+    if found is None:
+        return None, (
+            f"a fraction ({fraction:.4}) cannot be read on the scale of {outcome.outcome_id!r} "
+            f"{describe(scale)}: send result.score.raw on the scale"
+        )
+    return found, None
+
+
+def _same_range(scale: ProficiencyScaleV1, low: Decimal | None, high: Decimal | None) -> bool:
+    if low is None and high is None:
+        return True
+    return low == scale.low and high == scale.high
+
+
+#: Fields of an attempt draft, and where they came from in a statement.
+DRAFT_FIELD_PATHS = {
+    "student_id": "actor",
+    "outcome_id": "object.id",
+    "score": "result.score",
+    "status": "result.score",
+    "assessed_at": "timestamp",
+    "recorded_by": "context.instructor",
+    "assessment_ref": "object.id",
+    "assessment_kind": f"context.extensions[{KIND_EXTENSION}]",
+}
+
+
+def statement_path(problem: Problem, explicit_outcomes: bool) -> str:
+    if problem.field == "outcome_id" and explicit_outcomes:
+        return f"context.extensions[{OUTCOME_EXTENSION}]"
+    return DRAFT_FIELD_PATHS.get(problem.field, problem.field)
