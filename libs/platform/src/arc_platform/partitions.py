@@ -11,6 +11,7 @@ replica at a time.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -112,10 +113,8 @@ class PartitionLease:
         if self.revision is None:
             return
         kv = await self._bucket()
-        try:
+        with contextlib.suppress(KeyWrongLastSequenceError, KeyNotFoundError):
             await kv.delete(self.key, last=self.revision)
-        except (KeyWrongLastSequenceError, KeyNotFoundError):
-            pass
         self.revision = None
 
 
@@ -153,7 +152,5 @@ async def _try(action: Callable[[], Awaitable[object]]) -> bool:
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass

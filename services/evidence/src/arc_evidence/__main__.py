@@ -1,35 +1,85 @@
-"""Composition root of the evidence service."""
+"""Composition root of the evidence service: gRPC and HTTP (JSON API and xAPI) over one store,
+the outbox relay, and the consumer keeping the local catalog view."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+from pydantic import Field
 
 from arc.evidence.v1 import evidence_pb2_grpc
 from arc_evidence import published
 from arc_evidence.application import EvidenceApplication
 from arc_evidence.catalog_view import CatalogView
 from arc_evidence.grpc_api import EvidenceServicer
+from arc_evidence.http_api import create_app
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
-from arc_platform.store import open_application
+from arc_platform.store import ensure_postgres_schema
 from arc_platform.views import create_engine
 
 CONTEXT = "evidence"
 
 
+class EmbeddedHttpServer(uvicorn.Server):
+    """uvicorn inside our process: signals belong to the service runner, not to uvicorn."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 class EvidenceSettings(ServiceSettings):
     service_name: str = "evidence"
     grpc_port: int = 50052
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(8081, description="HTTP: JSON API, CSV import and xAPI statements.")
+    evidence_require_roster: bool = Field(
+        False,
+        description="Refuse attempts for students the catalog has not defined (PersonDefined "
+        "or a section roster). Off by default: turn it on once the roster is published.",
+    )
+
+
+def open_store(settings: EvidenceSettings, catalog: CatalogView | None) -> EvidenceApplication:
+    ensure_postgres_schema(settings)
+    return EvidenceApplication(
+        env=settings.eventsourcing_env(),
+        catalog=catalog,
+        require_roster=settings.evidence_require_roster,
+    )
 
 
 async def serve(runtime: Runtime) -> Wiring:
-    app = open_application(EvidenceApplication, runtime.settings)
-    catalog = CatalogView(create_engine(runtime.settings))
+    settings = runtime.settings
+    assert isinstance(settings, EvidenceSettings)
+    catalog = CatalogView(create_engine(settings))
+    app = open_store(settings, catalog)
     relay = make_relay(runtime, app, published.translate, CONTEXT)
     catalog_consumer = TrackedConsumer(runtime.js, "catalog", catalog.position, catalog.apply)
-    servicer = EvidenceServicer(app, catalog, on_recorded=relay.wake)
-    loops = [catalog_consumer.run]
-    if runtime.settings.relay_enabled:
+    servicer = EvidenceServicer(app, on_recorded=relay.wake)
+    http = EmbeddedHttpServer(
+        uvicorn.Config(
+            create_app(app, on_recorded=relay.wake),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level="warning",
+        )
+    )
+
+    async def serve_http(stop: asyncio.Event) -> None:
+        task = asyncio.create_task(http.serve())
+        await stop.wait()
+        http.should_exit = True
+        await task
+
+    loops = [catalog_consumer.run, serve_http]
+    if settings.relay_enabled:
         loops.append(relay.run)
     return Wiring(
         servicers=[
@@ -42,7 +92,9 @@ async def serve(runtime: Runtime) -> Wiring:
 
 
 async def relay_only(runtime: Runtime) -> Wiring:
-    app = open_application(EvidenceApplication, runtime.settings)
+    settings = runtime.settings
+    assert isinstance(settings, EvidenceSettings)
+    app = open_store(settings, None)
     relay = make_relay(runtime, app, published.translate, CONTEXT)
     return Wiring(servicers=[], service_names=[], loops=[relay.run], on_stop=[app.close])
 

@@ -11,6 +11,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable
+from datetime import UTC
 from email.utils import format_datetime
 from typing import Any
 
@@ -153,7 +154,7 @@ def xapi_router(app: EvidenceApplication, on_recorded: Callable[[], None]) -> AP
             found.statement,
             {
                 "X-Experience-API-Consistent-Through": now.isoformat(),
-                "Last-Modified": format_datetime(found.stored_at, usegmt=True),
+                "Last-Modified": format_datetime(found.stored_at.astimezone(UTC), usegmt=True),
             },
         )
 
