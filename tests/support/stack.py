@@ -9,12 +9,16 @@ from pathlib import Path
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from nats.js import JetStreamContext
 
 from arc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from arc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from arc.mastery.v1 import mastery_pb2_grpc
 from arc.reporting.v1 import reporting_pb2_grpc
+from arc_contracts import stream_name
+from arc_platform.bus import last_sequence
 from arc_platform.devstack import SERVICES, ServiceProcess, free_port, service_env
+from arc_platform.partitions import partition_filter, partition_position_key
 
 ONE_TO_FOUR = catalog_pb2.ProficiencyScale(
     name="1-4",
@@ -104,3 +108,14 @@ async def eventually(check, timeout: float = 30.0, what: str = "condition"):  # 
             last_error = exc
         await asyncio.sleep(0.05)
     raise TimeoutError(f"timed out waiting for {what}; last error: {last_error}")
+
+
+async def caught_up(
+    positions: dict[str, int], js: JetStreamContext, context: str, partitions: int = 4
+) -> bool:
+    """True when every partition of ``context`` was applied up to its last message."""
+    for partition in range(partitions):
+        end = await last_sequence(js, context, partition_filter(context, partition))
+        if positions.get(partition_position_key(stream_name(context), partition), 0) < end:
+            return False
+    return True

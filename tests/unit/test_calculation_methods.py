@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -1115,3 +1117,102 @@ class TestMethodFromSpec:
     def test_unknown_method(self, name: str) -> None:
         with pytest.raises(ValueError, match="unknown calculation method"):
             method_from_spec(name, {})
+
+
+# --- the documented worked examples --------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "calculation-methods.md"
+EXAMPLE_BLOCK = re.compile(r"^```example\n(.*?)^```", re.MULTILINE | re.DOTALL)
+NUMBER = r"-?\d+(?:\.\d+)?"
+SCALE_TEXT = re.compile(rf"^({NUMBER})\.\.({NUMBER}) mastery ({NUMBER})(?: step ({NUMBER}))?$")
+NO_VALUE = re.compile(r"^none \((\w+)\)$")
+#: The scale an example uses unless it says otherwise.
+DOC_SCALE = "0..4 mastery 3"
+
+
+@dataclasses.dataclass(frozen=True)
+class DocExample:
+    """One line of an ```example block in docs/calculation-methods.md."""
+
+    line: str
+    method: Method
+    scale: ScaleRange
+    scores: list[Score]
+    result: str
+    contributions: list[Fraction | None] | None
+
+    @classmethod
+    def parse(cls, line: str) -> DocExample:
+        fields = dict(part.split(":", 1) for part in line.split(" | "))
+        fields = {key.strip(): value.strip() for key, value in fields.items()}
+        unknown = set(fields) - {"method", "scale", "scores", "result", "contributions"}
+        assert not unknown, f"unknown field(s) {unknown} in example: {line}"
+        name, *raw_params = fields["method"].split()
+        params: dict[str, ParamValue] = dict(p.split("=", 1) for p in raw_params)
+        scale_match = SCALE_TEXT.match(fields.get("scale", DOC_SCALE))
+        assert scale_match, f"scale must read 'MIN..MAX mastery M [step S]': {line}"
+        low, high, threshold, step = scale_match.groups()
+        scale = ScaleRange(D(low), D(high), D(threshold), None if step is None else D(step))
+        contributions = None
+        if "contributions" in fields:
+            contributions = [
+                None if c.strip() == "-" else F(c.strip())
+                for c in fields["contributions"].split(",")
+            ]
+        return cls(
+            line,
+            method_from_spec(name, params),
+            scale,
+            cls._scores(fields["scores"]),
+            fields["result"],
+            contributions,
+        )
+
+    @staticmethod
+    def _scores(text: str) -> list[Score]:
+        if text == "none":
+            return []
+        scores = []
+        for item in text.split(","):
+            value, _, weight = item.strip().partition("@")
+            scores.append(Score(D(value), D(weight or "1")))
+        return scores
+
+
+def documented_examples() -> list[DocExample]:
+    lines = [
+        line.strip()
+        for block in EXAMPLE_BLOCK.findall(DOC.read_text(encoding="utf-8"))
+        for line in block.splitlines()
+        if line.strip()
+    ]
+    return [DocExample.parse(line) for line in lines]
+
+
+class TestDocumentedExamples:
+    """docs/calculation-methods.md cannot drift: every worked example is recalculated here."""
+
+    EXAMPLES = documented_examples()
+
+    def test_every_method_has_a_worked_example(self) -> None:
+        documented = {example.method.name for example in self.EXAMPLES}
+        assert documented == set(METHOD_NAMES)
+
+    def test_every_method_has_a_section(self) -> None:
+        text = DOC.read_text(encoding="utf-8")
+        for name in METHOD_NAMES:
+            assert f"`{name}`" in text
+
+    @pytest.mark.parametrize("example", EXAMPLES, ids=[e.line for e in EXAMPLES])
+    def test_worked_example_matches_the_code(self, example: DocExample) -> None:
+        result = example.method.calculate(example.scores, example.scale)
+        no_value = NO_VALUE.match(example.result)
+        if no_value:
+            assert result.value is None
+            assert result.status.value == no_value.group(1)
+        else:
+            # the documented result is the stored value, written with its 2 decimals
+            assert result.status is Status.CALCULATED
+            assert str(result.value) == example.result
+        if example.contributions is not None:
+            assert list(result.exact_contributions) == example.contributions

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -92,6 +93,14 @@ def consuming_span(delivery: Delivery) -> Iterator[trace.Span]:
         yield span
 
 
+_live: weakref.WeakSet[TrackedConsumer] = weakref.WeakSet()
+
+
+def live_consumers() -> list[TrackedConsumer]:
+    """The tracked consumers of this process (for readiness)."""
+    return list(_live)
+
+
 class TrackedConsumer:
     def __init__(
         self,
@@ -127,6 +136,9 @@ class TrackedConsumer:
         #: Messages on this consumer's subjects after the last one received (JetStream's
         #: ``num_pending``, from each message's metadata).
         self.pending_after_received = 0
+        #: Messages on this consumer's subjects not applied yet (see arc.consumer.lag).
+        self.lag = 0
+        _live.add(self)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -200,5 +212,6 @@ class TrackedConsumer:
     def _set_lag(self, not_applied: int) -> None:
         """Lag: messages on this consumer's subjects it has not applied yet (for a consumer of a
         whole stream, the stream's last sequence minus the position)."""
+        self.lag = not_applied
         attributes = {"stream": self.stream, "consumer": self.position_key}
         self.metrics.consumer_lag.set(not_applied, attributes)

@@ -4,6 +4,7 @@ service as its own process. Used by ``make demo`` and by the integration and end
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -123,13 +124,13 @@ class ServiceProcess:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", f"arc_{self.name}", self.command],
+            [sys.executable, "-m", f"arc_{self.name}", *shlex.split(self.command)],
             env=env,
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        if wait and self.command == "serve":
+        if wait and self.command.startswith("serve"):
             wait_until(self._ready, 60, f"{self.name} to serve gRPC")
         return self
 

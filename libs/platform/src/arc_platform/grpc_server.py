@@ -74,16 +74,21 @@ def field_violations(error: grpc.aio.AioRpcError) -> list[tuple[str, str]]:
 
 
 async def start_server(
-    host: str, port: int, add_servicers: Iterable[AddServicer], service_names: Iterable[str]
+    host: str,
+    port: int,
+    add_servicers: Iterable[AddServicer],
+    service_names: Iterable[str],
+    health_servicer: health.aio.HealthServicer | None = None,
 ) -> tuple[grpc.aio.Server, int]:
-    """Start a traced gRPC server with the standard health service; returns it and its port."""
+    """Start a traced gRPC server with the standard health service (``health_servicer``, to
+    set more statuses later, e.g. readiness); returns it and its port."""
     # Health probes (every few seconds from Docker and Kubernetes) are not traced.
     untraced_health = filters.negate(filters.health_check())  # type: ignore[no-untyped-call]
     interceptor = aio_server_interceptor(filter_=untraced_health)  # type: ignore[no-untyped-call]
     server = grpc.aio.server(interceptors=[interceptor])
     for add in add_servicers:
         add(server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_servicer or health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     bound = server.add_insecure_port(f"{host}:{port}")
     await server.start()

@@ -1,5 +1,6 @@
-"""``python -m arc_platform.healthcheck PORT``: exit 0 when the gRPC health service says SERVING.
-Used by container health checks."""
+"""``python -m arc_platform.healthcheck PORT [SERVICE]``: exit 0 when the gRPC health service
+says SERVING for SERVICE (default "": the process is alive; ``arc.readiness``: it may take
+traffic, see :mod:`arc_platform.readiness`). Used by container health checks."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 def main() -> int:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 50051
+    service = sys.argv[2] if len(sys.argv) > 2 else ""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=3)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=3)
         except grpc.RpcError as exc:
             print(f"unhealthy: {exc}", file=sys.stderr)
             return 1

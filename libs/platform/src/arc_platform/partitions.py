@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
@@ -49,7 +49,7 @@ def partition_position_key(stream: str, partition: int) -> str:
     return f"{stream}.{partition_token(partition)}"
 
 
-__all__ = ["PartitionLease", "leased", "partition_of"]
+__all__ = ["PartitionLease", "leased", "leased_partitions", "partition_of"]
 
 
 def holder_id() -> str:
@@ -154,3 +154,27 @@ async def _try(action: Callable[[], Awaitable[object]]) -> bool:
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
+
+
+def together(loops: Sequence[Loop]) -> Loop:
+    """Several loops as one (they start and stop together)."""
+
+    async def run(stop: asyncio.Event) -> None:
+        await asyncio.gather(*(loop(stop) for loop in loops))
+
+    return run
+
+
+def leased_partitions(
+    js: JetStreamContext,
+    group: str,
+    owned: Sequence[int],
+    loops_of: Callable[[int], Sequence[Loop]],
+) -> list[Loop]:
+    """For each partition this replica owns, its loops, run only while holding the lease
+    ``<group>.p<k>``."""
+    holder = holder_id()
+    return [
+        leased(PartitionLease(js, group, partition, holder), together(loops_of(partition)))
+        for partition in owned
+    ]

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from grpc_health.v1 import health
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
@@ -70,11 +71,20 @@ async def run(
         )
     runtime = Runtime(settings, nc, js, stop, list(args or []))
     wiring = await wire(runtime)
+    health_servicer = health.aio.HealthServicer()
     server, port = await start_server(
-        settings.grpc_host, settings.grpc_port, wiring.servicers, wiring.service_names
+        settings.grpc_host,
+        settings.grpc_port,
+        wiring.servicers,
+        wiring.service_names,
+        health_servicer,
     )
     log.info("%s serving gRPC on %s:%s", settings.service_name, settings.grpc_host, port)
-    tasks = [asyncio.create_task(loop_fn(stop)) for loop_fn in wiring.loops]
+    # Imported here: readiness reads the consumers, whose module imports this one.
+    from arc_platform.readiness import Readiness
+
+    readiness = Readiness(settings, nc, health_servicer)
+    tasks = [asyncio.create_task(loop_fn(stop)) for loop_fn in [*wiring.loops, readiness.run]]
     await stop.wait()
     log.info("%s stopping", settings.service_name)
     await server.stop(grace=2)

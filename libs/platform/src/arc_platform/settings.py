@@ -44,6 +44,9 @@ class ServiceSettings(BaseSettings):
     replica_index: int = Field(0, ge=0, description="This replica's index (StatefulSet ordinal).")
     replicas: int = Field(1, ge=1, description="Consumer replicas sharing the partitions.")
     stream_replicas: int = Field(1, description="JetStream stream replicas (3 in production).")
+    ready_max_lag: int = Field(
+        0, ge=0, description="Not ready when a consumer is more messages behind; 0: no limit."
+    )
 
     def owned_partitions(self) -> list[int]:
         """The partitions this replica consumes: explicit, or ``p mod replicas == index``."""

@@ -19,7 +19,6 @@ from eventsourcing.application import AggregateNotFoundError, Application
 
 from arc_catalog.domain.errors import InvalidDefinition, NotFound, Violation, raise_if_any
 from arc_catalog.domain.records import (
-    OutcomeRecord,
     OutcomeState,
     Record,
     ScaleRecord,
@@ -29,7 +28,6 @@ from arc_catalog.domain.records import (
     from_primitive,
     to_primitive,
 )
-from arc_catalog.domain.scales import ProficiencyScale
 from arc_catalog.domain.settings import NetworkSettings, with_default_labels
 from arc_catalog.index import CatalogIndex
 

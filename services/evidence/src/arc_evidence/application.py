@@ -259,15 +259,12 @@ class EvidenceApplication(Application[UUID]):
         """The attempt no longer counts; it stays in the history with the reason and actor."""
 
         def work(session: Session) -> AttemptIds:
-            student = session.existing_student(student_id) or StudentEvidence(
-                student_id=student_id
-            )
+            student = session.existing_student(student_id) or StudentEvidence(student_id=student_id)
             student.void(attempt_id, reason, voided_by, session.checks.now, traceparent)
             session.add(student)
             return ((attempt_id,),)
 
-        request = {"student_id": student_id, "attempt_id": attempt_id, "reason": reason}
-        request["voided_by"] = voided_by
+        request = [student_id, attempt_id, reason, voided_by]
         return self.commit("void", request, idempotency_key, work)
 
     def supersede(
@@ -283,13 +280,11 @@ class EvidenceApplication(Application[UUID]):
         the original stays in the history, marked superseded, and no longer counts."""
 
         def work(session: Session) -> AttemptIds:
-            student = session.existing_student(student_id) or StudentEvidence(
-                student_id=student_id
-            )
+            student = session.existing_student(student_id) or StudentEvidence(student_id=student_id)
             problems = student.correction_problems(attempt_id)
             if problems:
-                kind = "not_found" if attempt_id not in student.attempts else "conflict"
-                raise Rejected(problems, kind)
+                found = attempt_id in student.attempts
+                raise Rejected(problems, "conflict" if found else "not_found")
             original = student.attempts[attempt_id].attempt
             draft = corrected_draft(original, correction)
             # A correction fixes evidence already given: the student need not be enrolled now.
@@ -307,8 +302,11 @@ class EvidenceApplication(Application[UUID]):
             student.record(new, traceparent)
             return ((new.attempt_id,),)
 
-        request = {"student_id": student_id, "attempt_id": attempt_id}
-        request["correction"] = dataclasses.asdict(correction)
+        request = {
+            "student_id": student_id,
+            "attempt_id": attempt_id,
+            "correction": dataclasses.asdict(correction),
+        }
         return self.commit("supersede", request, idempotency_key, work)
 
     # Reads -----------------------------------------------------------------------------------

@@ -189,8 +189,7 @@ class _Reading:
         attempt_number = self._integer(number, "attempt_number", cell.get("attempt_number"))
         if attempt_number is not None:
             entries = [
-                ScoreEntry(e.outcome_id, e.score, e.status, None, attempt_number)
-                for e in entries
+                ScoreEntry(e.outcome_id, e.score, e.status, None, attempt_number) for e in entries
             ]
         tags = [*options.tags, *[t for t in (cell.get("tags") or "").split("|") if t.strip()]]
         if len(self.parsed.problems) > problems_before:

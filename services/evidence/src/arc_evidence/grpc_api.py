@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -22,14 +22,13 @@ from arc_platform.telemetry import current_traceparent
 T = TypeVar("T")
 pb = evidence_pb2
 
-STATUSES = {
+STATUSES: dict[int, str] = {
     pb.ATTEMPT_STATUS_UNSPECIFIED: "scored",
     pb.ATTEMPT_STATUS_SCORED: "scored",
     pb.ATTEMPT_STATUS_EXCUSED: "excused",
     pb.ATTEMPT_STATUS_MISSING: "missing",
 }
-STATUS_ENUMS = {name: number for number, name in STATUSES.items() if number}
-KINDS = {
+KINDS: dict[int, str] = {
     pb.ASSESSMENT_KIND_UNSPECIFIED: "test",
     pb.ASSESSMENT_KIND_TEST: "test",
     pb.ASSESSMENT_KIND_PROJECT: "project",
@@ -39,7 +38,6 @@ KINDS = {
     pb.ASSESSMENT_KIND_PORTFOLIO_ARTIFACT: "portfolio_artifact",
     pb.ASSESSMENT_KIND_SELF_ASSESSMENT: "self_assessment",
 }
-KIND_ENUMS = {name: number for number, name in KINDS.items() if number}
 ENTRY_FIELDS = frozenset({"outcome_id", "score", "status", "retake_of", "attempt_number"})
 CODES = {
     "invalid": grpc.StatusCode.INVALID_ARGUMENT,
@@ -81,6 +79,11 @@ class Parser:
             return Decimal(0)
         return Decimal(str(value))
 
+    def weight(self, request: pb.RecordAttemptRequest | pb.RecordBatchRequest) -> Decimal:
+        if not request.HasField("weight"):
+            return Decimal(1)
+        return self.number("weight", request.weight)
+
     def status(self, name: str, value: int) -> str:
         if value not in STATUSES:
             self.bad(name, f"unknown status {value}")
@@ -92,7 +95,10 @@ class Parser:
         return KINDS.get(value, "test")
 
     def when(self, message: Any, name: str) -> datetime | None:
-        return message.__getattribute__(name).ToDatetime(tzinfo=UTC) if message.HasField(name) else None
+        if not message.HasField(name):
+            return None
+        stamp: Timestamp = getattr(message, name)
+        return stamp.ToDatetime(tzinfo=UTC)
 
     def entries(self, prefix: str, scores: Sequence[pb.OutcomeScore]) -> tuple[ScoreEntry, ...]:
         return tuple(
@@ -133,7 +139,7 @@ def single_draft(request: pb.RecordAttemptRequest, parser: Parser) -> AttemptDra
         recorded_by=request.recorded_by,
         assessment_ref=request.assessment_ref or None,
         assessment_kind=parser.kind("assessment_kind", request.assessment_kind),
-        weight=parser.number("weight", request.weight) if request.HasField("weight") else Decimal(1),
+        weight=parser.weight(request),
         tags=tuple(request.tags),
         comment=request.comment or None,
         artifact_url=request.artifact_url or None,
@@ -142,7 +148,7 @@ def single_draft(request: pb.RecordAttemptRequest, parser: Parser) -> AttemptDra
 
 
 def batch_drafts(request: pb.RecordBatchRequest, parser: Parser) -> list[AttemptDraft]:
-    weight = parser.number("weight", request.weight) if request.HasField("weight") else Decimal(1)
+    weight = parser.weight(request)
     kind = parser.kind("assessment_kind", request.assessment_kind)
     assessed_at = parser.when(request, "assessed_at")
     return [
@@ -347,7 +353,7 @@ def attempt_message(state: AttemptState) -> pb.Attempt:
         outcome_id=a.outcome_id,
         score=float(a.score) if a.score is not None else 0.0,
         score_text=str(a.score) if a.score is not None else "",
-        status=STATUS_ENUMS[a.status],
+        status=pb.AttemptStatus.Value(f"ATTEMPT_STATUS_{a.status.upper()}"),
         assessed_at=timestamp(a.assessed_at),
         recorded_at=timestamp(a.recorded_at),
         recorded_by=a.recorded_by,
@@ -355,7 +361,7 @@ def attempt_message(state: AttemptState) -> pb.Attempt:
         scale_name=a.scale.name,
         scale_revision=a.scale.revision,
         assessment_ref=a.assessment_ref or "",
-        assessment_kind=KIND_ENUMS[a.assessment_kind],
+        assessment_kind=pb.AssessmentKind.Value(f"ASSESSMENT_KIND_{a.assessment_kind.upper()}"),
         weight=str(a.weight),
         tags=a.tags,
         attempt_number=a.attempt_number or 0,
@@ -374,7 +380,3 @@ def attempt_message(state: AttemptState) -> pb.Attempt:
         message.voided_by = state.void.voided_by
         message.voided_at.CopyFrom(timestamp(state.void.voided_at))
     return message
-
-
-def _never() -> NoReturn:
-    raise AssertionError("unreachable")

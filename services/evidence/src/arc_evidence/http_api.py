@@ -397,7 +397,13 @@ def create_app(app: EvidenceApplication, on_recorded: Callable[[], None]) -> Fas
         if assessed_at is not None and assessed_at.tzinfo is None:
             assessed_at = assessed_at.replace(tzinfo=zone)
         options = ImportOptions(
-            recorded_by, assessed_at, assessment_ref, assessment_kind, weight, tuple(tags or ()), zone
+            recorded_by=recorded_by,
+            assessed_at=assessed_at,
+            assessment_ref=assessment_ref,
+            assessment_kind=assessment_kind,
+            weight=weight,
+            tags=tuple(tags or ()),
+            timezone=zone,
         )
 
         def use_case() -> Any:

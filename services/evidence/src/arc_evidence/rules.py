@@ -244,13 +244,17 @@ def _check_entry(entry: ScoreEntry, index: int, report: _Report, seen: set[str])
         report.problem("score", "is required for a scored attempt", index)
     elif entry.status != "scored" and entry.score is not None:
         report.problem("score", f"must be empty when the status is {entry.status}", index)
-    elif entry.score is not None and outcome is not None and not outcome.retired:
-        if on_scale(outcome.scale, entry.score) is None:
-            report.problem(
-                "score",
-                f"{entry.score} is not on the scale of {outcome_id!r} {describe(outcome.scale)}",
-                index,
-            )
+    elif (
+        entry.score is not None
+        and outcome is not None
+        and not outcome.retired
+        and on_scale(outcome.scale, entry.score) is None
+    ):
+        report.problem(
+            "score",
+            f"{entry.score} is not on the scale of {outcome_id!r} {describe(outcome.scale)}",
+            index,
+        )
     if entry.attempt_number is not None and entry.attempt_number < 1:
         report.problem("attempt_number", "must be 1 or more", index)
 
@@ -306,9 +310,7 @@ def normal_tags(tags: Sequence[str], kind: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def prepare(
-    draft: AttemptDraft, checks: Checks, new_id: Callable[[], str]
-) -> list[NewAttempt]:
+def prepare(draft: AttemptDraft, checks: Checks, new_id: Callable[[], str]) -> list[NewAttempt]:
     """The attempts (one per outcome) of an item, or :class:`Rejected` with every problem."""
     problems = check_draft(draft, checks)
     if problems:

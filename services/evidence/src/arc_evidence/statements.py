@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import get_topic
@@ -183,7 +184,7 @@ def unmapped_statements(
             break
         for notification in notifications:
             position = notification.id
-            stored: XapiStatement = app.repository.get(notification.originator_id)
+            stored: XapiStatement = app.repository.get(UUID(str(notification.originator_id)))
             if stored.status == "unmapped":
                 found.append(_view(stored, notification.id))
                 if len(found) == limit:
@@ -213,4 +214,3 @@ def retry_mapping(
     found = find_statement(app, statement_id)
     assert found is not None
     return found
-

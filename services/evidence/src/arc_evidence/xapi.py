@@ -112,9 +112,8 @@ def receive(raw: Any, now: datetime, statement_id: str | None = None) -> Receive
     given_id = raw.get("id")
     if given_id is not None and not _is_uuid(given_id):
         problems.append(Problem("id", f"{given_id!r} is not a UUID"))
-    elif statement_id is not None and given_id is not None:
-        if str(given_id).lower() != statement_id.lower():
-            problems.append(Problem("id", "differs from the statementId parameter"))
+    elif given_id and statement_id and str(given_id).lower() != statement_id.lower():
+        problems.append(Problem("id", "differs from the statementId parameter"))
     _check_agent(raw.get("actor"), "actor", problems)
     _check_verb(raw.get("verb"), problems)
     voids = _check_object(raw.get("object"), raw.get("verb"), problems)
@@ -417,25 +416,25 @@ def score_on(outcome: KnownOutcome, score: Any) -> tuple[Decimal | None, str | N
     """The score on the outcome's scale, or why there is none."""
     if not isinstance(score, dict) or not ({"raw", "scaled"} & set(score)):
         return None, "no score: a statement without result.score is not evidence"
-    scale = outcome.scale
+    scale, name = outcome.scale, repr(outcome.outcome_id)
     raw, scaled = _number(score.get("raw")), _number(score.get("scaled"))
     low, high = _number(score.get("min")), _number(score.get("max"))
     fraction: Decimal | None = None
     if raw is not None and _same_range(scale, low, high):
         found = on_scale(scale, raw)
         if found is None:
-            return None, f"raw {raw} is not on the scale of {outcome.outcome_id!r} {describe(scale)}"
+            return None, f"raw {raw} is not on the scale of {name} {describe(scale)}"
         return found, None
     if raw is not None and low is not None and high is not None and high > low:
         fraction = (raw - low) / (high - low)
     elif scaled is not None:
         fraction = scaled
     if fraction is None:
-        return None, f"raw {raw} needs min and max to be read on the scale of {outcome.outcome_id!r}"
+        return None, f"raw {raw} needs min and max to be read on the scale of {name}"
     found = from_fraction(scale, fraction)
     if found is None:
         return None, (
-            f"a fraction ({fraction:.4}) cannot be read on the scale of {outcome.outcome_id!r} "
+            f"a fraction ({fraction:.4}) cannot be read on the scale of {name} "
             f"{describe(scale)}: send result.score.raw on the scale"
         )
     return found, None

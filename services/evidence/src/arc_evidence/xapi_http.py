@@ -147,7 +147,8 @@ def xapi_router(app: EvidenceApplication, on_recorded: Callable[[], None]) -> AP
         found = find_statement(app, statement_id) if _is_uuid(statement_id) else None
         wanted_voided = given[0] == "voidedStatementId"
         if found is None or (found.status == "voided") != wanted_voided:
-            return error(404, [(given[0], f"no {'voided ' * wanted_voided}statement {statement_id}")])
+            what = "voided statement" if wanted_voided else "statement"
+            return error(404, [(given[0], f"no {what} {statement_id}")])
         now = app.clock()
         return answer(
             200,

@@ -32,8 +32,8 @@ from arc_platform.bus import last_sequence
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.http import http_loop
-from arc_platform.partitions import PartitionLease, holder_id, leased, partition_position_key
-from arc_platform.runner import Loop, Runtime, Wiring
+from arc_platform.partitions import leased_partitions, partition_position_key
+from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
 
@@ -71,28 +71,18 @@ def consumers(runtime: Runtime, app: MasteryApplication) -> list[TrackedConsumer
     ]
 
 
-def leased_partition_loops(runtime: Runtime, app: MasteryApplication) -> list[Loop]:
-    """The partitions this replica owns, each consumed only while holding its lease."""
-    holder = holder_id()
-    loops: list[Loop] = []
-    for partition in runtime.settings.owned_partitions():
-        partition_loops: list[Loop] = [c.run for c in partition_consumers(runtime, app, partition)]
-
-        async def run_all(stop: asyncio.Event, group: list[Loop] = partition_loops) -> None:
-            await asyncio.gather(*(loop(stop) for loop in group))
-
-        lease = PartitionLease(runtime.js, "mastery", partition, holder)
-        loops.append(leased(lease, run_all))
-    return loops
-
-
 async def serve(runtime: Runtime) -> Wiring:
     settings = runtime.settings
     app = open_mastery(settings)
     relay = make_relay(runtime, app, published.translate, CONTEXT)
     app.on_recorded = relay.wake
     servicer = MasteryServicer(app)
-    loops = leased_partition_loops(runtime, app)
+    loops = leased_partitions(
+        runtime.js,
+        "mastery",
+        settings.owned_partitions(),
+        lambda partition: [c.run for c in partition_consumers(runtime, app, partition)],
+    )
     loops.append(http_loop(create_app(app), settings.http_host, settings.http_port))
     if settings.relay_enabled:
         loops.append(relay.run)

@@ -8,7 +8,6 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from arc.reporting.v1 import reporting_pb2, reporting_pb2_grpc
-from arc_contracts import stream_name
 from arc_reporting.read_model import ReportingReadModel
 
 CONSUMED = ("catalog", "evidence", "mastery")
@@ -67,9 +66,7 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
     ) -> reporting_pb2.ProjectionStatus:
         return reporting_pb2.ProjectionStatus(
             positions=[
-                reporting_pb2.StreamPosition(
-                    stream=stream_name(c), position=self.model.position(stream_name(c))
-                )
-                for c in CONSUMED
+                reporting_pb2.StreamPosition(stream=key, position=position)
+                for key, position in sorted(self.model.view.positions().items())
             ]
         )

@@ -142,7 +142,9 @@ def _association(
     doc_link: dict[str, str],
     stamp: str,
 ) -> dict[str, Any]:
-    identifier = generated_identifier(framework_id, f"{origin.node_id}/{kind}/{destination['identifier']}")
+    identifier = generated_identifier(
+        framework_id, f"{origin.node_id}/{kind}/{destination['identifier']}"
+    )
     return {
         "identifier": identifier,
         "uri": f"urn:uuid:{identifier}",
@@ -188,9 +190,10 @@ def _tree(
             _link(parent.title, parent.identifier, parent.uri) if parent is not None else doc_link
         )
         kept = by_id.get(case.parent_association or "") if case else None
-        if kept is not None and link_identifier(kept.get("destinationNodeURI")) == destination[
-            "identifier"
-        ]:
+        if (
+            kept is not None
+            and link_identifier(kept.get("destinationNodeURI")) == destination["identifier"]
+        ):
             links.append(_normalized(kept, doc_link))
         else:
             links.append(

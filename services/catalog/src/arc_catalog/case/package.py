@@ -356,7 +356,9 @@ class _Reader:
         for index, item in enumerate(items):
             if item.identifier not in placed:
                 self.warnings.append(
-                    Violation(f"CFItems[{index}]", "no isChildOf: filed at the top of the framework")
+                    Violation(
+                        f"CFItems[{index}]", "no isChildOf: filed at the top of the framework"
+                    )
                 )
                 placed[item.identifier] = (None, None)
         return placed
@@ -384,9 +386,11 @@ class _Reader:
                 self.fail(f"{at}.CFRubricCriteria", "must be an array")
                 continue
             for number, criterion in enumerate(criteria):
-                item = link_identifier(criterion.get("CFItemURI")) if isinstance(
-                    criterion, Mapping
-                ) else None
+                item = (
+                    link_identifier(criterion.get("CFItemURI"))
+                    if isinstance(criterion, Mapping)
+                    else None
+                )
                 if item is not None and item not in ids:
                     self.fail(
                         f"{at}.CFRubricCriteria[{number}].CFItemURI",

@@ -106,8 +106,11 @@ def _refuse_conflicts(package: CasePackage, target: CaseTarget) -> None:
             )
         )
     newer = package.document.last_change
-    if held is not None and held.last_change and newer and newer < parse_case_datetime(
-        held.last_change
+    if (
+        held is not None
+        and held.last_change
+        and newer
+        and newer < parse_case_datetime(held.last_change)
     ):
         problems.append(
             Violation(
@@ -168,7 +171,9 @@ def _framework(package: CasePackage, target: CaseTarget) -> FrameworkDefinition:
         case=CaseDocument(
             identifier=document.identifier,
             uri=document.uri,
-            last_change=document.last_change.astimezone(UTC).isoformat() if document.last_change else None,
+            last_change=document.last_change.astimezone(UTC).isoformat()
+            if document.last_change
+            else None,
             document=document.raw,
             associations=tuple(link.raw for link in package.associations),
             definitions=package.definitions,

@@ -77,7 +77,9 @@ def outcome_problems(outcome_id: str, definition: OutcomeDefinition) -> list[Vio
         problems.append(Violation("parent_id", "only an outcome in a framework has a parent"))
     for index, target in enumerate(definition.aligned_to):
         if target == outcome_id:
-            problems.append(Violation(f"aligned_to[{index}]", "an outcome is not aligned to itself"))
+            problems.append(
+                Violation(f"aligned_to[{index}]", "an outcome is not aligned to itself")
+            )
     return problems
 
 

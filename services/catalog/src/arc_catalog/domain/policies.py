@@ -96,7 +96,9 @@ def policy_problems(policy: Policy) -> list[Violation]:
         )
     if policy.academic_outcome_tags and policy.scope == "outcome":
         problems.append(
-            Violation("academic_outcome_tags", "which tags are academic is set per course or network")
+            Violation(
+                "academic_outcome_tags", "which tags are academic is set per course or network"
+            )
         )
     problems += report_card_problems(policy.report_card)
     return problems

@@ -38,14 +38,18 @@ class ProficiencyScale:
 
     @property
     def low(self) -> Decimal:
-        return self.minimum if self.kind == "numeric" and self.minimum is not None else (
-            self.levels[0].value
+        return (
+            self.minimum
+            if self.kind == "numeric" and self.minimum is not None
+            else (self.levels[0].value)
         )
 
     @property
     def high(self) -> Decimal:
-        return self.maximum if self.kind == "numeric" and self.maximum is not None else (
-            self.levels[-1].value
+        return (
+            self.maximum
+            if self.kind == "numeric" and self.maximum is not None
+            else (self.levels[-1].value)
         )
 
     def accepts(self, score: Decimal) -> bool:
@@ -117,7 +121,8 @@ def _levels_kind_problems(scale: ProficiencyScale, at: str) -> list[Violation]:
     if not low <= scale.mastery_threshold <= high:
         problems.append(
             Violation(
-                f"{at}.mastery_threshold", f"{scale.mastery_threshold} is outside the scale {low}–{high}"
+                f"{at}.mastery_threshold",
+                f"{scale.mastery_threshold} is outside the scale {low}–{high}",
             )
         )
     return problems
@@ -137,7 +142,9 @@ def _numeric_kind_problems(scale: ProficiencyScale, at: str) -> list[Violation]:
         )
     if not low <= scale.mastery_threshold <= high:
         problems.append(
-            Violation(f"{at}.mastery_threshold", f"{scale.mastery_threshold} is outside {low}–{high}")
+            Violation(
+                f"{at}.mastery_threshold", f"{scale.mastery_threshold} is outside {low}–{high}"
+            )
         )
     for index, level in enumerate(scale.levels):
         if not low <= level.value <= high:

@@ -134,7 +134,9 @@ class _SetReader:
         if mode == "bulk" and spec is None:
             return  # a file this OneRoster version does not have (roles.csv in 1.1)
         if mode == "bulk" and not present:
-            self.problems.append(RowProblem("manifest.csv", None, None, f"{name} is bulk but missing"))
+            self.problems.append(
+                RowProblem("manifest.csv", None, None, f"{name} is bulk but missing")
+            )
             return
         if mode != "bulk" or spec is None:
             if present:
@@ -271,7 +273,10 @@ class _SetReader:
             return found
         for row in self.rows("roles.csv"):
             role = self.choice(row, "role", USER_ROLES)
-            if self.choice(row, "roleType", ("primary", "secondary")) not in ("primary", "secondary"):
+            if self.choice(row, "roleType", ("primary", "secondary")) not in (
+                "primary",
+                "secondary",
+            ):
                 continue
             self.refers(row, "userSourcedId", dict.fromkeys(users), "user")
             self.refers(row, "orgSourcedId", orgs, "org")

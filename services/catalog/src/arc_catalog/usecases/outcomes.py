@@ -171,7 +171,9 @@ class OutcomeCases(CatalogCore):
             return []
         parent = self.outcome_state(parent_id)
         if parent is None or parent.definition.framework_id != framework_id:
-            return [Violation("parent_id", f"no group or outcome {parent_id!r} in {framework_id!r}")]
+            return [
+                Violation("parent_id", f"no group or outcome {parent_id!r} in {framework_id!r}")
+            ]
         parents = {
             entry.key: entry.value.definition.parent_id
             for entry in self.list_outcomes(framework_id, include_retired=True)
@@ -237,7 +239,8 @@ class OutcomeCases(CatalogCore):
         """The framework as a CASE 1.0 package (retired outcomes left out)."""
         framework = self.require(FrameworkRecord, framework_id).state
         outcomes = {
-            e.key: e.value.definition for e in self.list_outcomes(framework_id, include_retired=True)
+            e.key: e.value.definition
+            for e in self.list_outcomes(framework_id, include_retired=True)
         }
         aligned = {target for o in outcomes.values() for target in o.aligned_to}
         targets = {target: self._case_ref(target) for target in aligned}
@@ -271,9 +274,9 @@ def tree_order(
     group_parent: Mapping[str, str | None] = {g.group_id: g.parent_id for g in framework.groups}
     for outcome in outcomes:
         parent = outcome.value.definition.parent_id
-        children.setdefault(parent if parent in keys or parent in group_parent else None, []).append(
-            outcome
-        )
+        children.setdefault(
+            parent if parent in keys or parent in group_parent else None, []
+        ).append(outcome)
     ordered: list[tuple[int, Versioned[OutcomeState]]] = []
 
     def depth_of_group(group_id: str | None) -> int:
@@ -284,7 +287,9 @@ def tree_order(
         return depth
 
     def visit(parent: str | None, depth: int) -> None:
-        for outcome in sorted(children.get(parent, []), key=lambda o: natural(o.value.definition.code)):
+        for outcome in sorted(
+            children.get(parent, []), key=lambda o: natural(o.value.definition.code)
+        ):
             ordered.append((depth, outcome))
             visit(outcome.key, depth + 1)
 

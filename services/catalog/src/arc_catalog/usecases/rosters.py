@@ -177,7 +177,9 @@ class RosterCases(CatalogCore):
             problems += self.check_known(
                 "org", {f"school_ids[{i}]": s for i, s in enumerate(person.school_ids)}
             )
-            problems += self._people_problems(_indexed("guardian_of", person.guardian_of), "student")
+            problems += self._people_problems(
+                _indexed("guardian_of", person.guardian_of), "student"
+            )
             checked(problems)
             return self.saved(self.put(PersonRecord, person_id, person, traceparent))
 
