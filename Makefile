@@ -65,6 +65,10 @@ kubectl:
 test-deploy: install kubectl
 	$(BIN)/pytest tests/deploy
 
+# Benchmarks (not part of `make test`): see bench/__main__.py for BENCH_* settings.
+bench: install
+	$(BIN)/python -m bench
+
 asyncapi: install
 	$(BIN)/python -m arc_platform.asyncapi > docs/asyncapi.json
 

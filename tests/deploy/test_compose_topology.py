@@ -323,9 +323,11 @@ def start_service(topology: Topology, name: str, service: dict[str, Any]) -> lis
     check = [str(part) for part in service["healthcheck"]["test"]]
     assert check[0] == "CMD", check
     grpc_port = compose_env["ARC_GRPC_PORT"]
-    assert check[-1] == grpc_port, f"{name}: health check probes {check[-1]}, not {grpc_port}"
-    return [sys.executable if part == "python" else part for part in check[1:-1]] + [
-        str(topology.ports[name]["ARC_GRPC_PORT"])
+    assert grpc_port in check, f"{name}: the health check does not probe {grpc_port}: {check}"
+    local_port = str(topology.ports[name]["ARC_GRPC_PORT"])
+    return [
+        sys.executable if part == "python" else local_port if part == grpc_port else part
+        for part in check[1:]
     ]
 
 

@@ -1148,7 +1148,7 @@ class DocExample:
         unknown = set(fields) - {"method", "scale", "scores", "result", "contributions"}
         assert not unknown, f"unknown field(s) {unknown} in example: {line}"
         name, *raw_params = fields["method"].split()
-        params: dict[str, ParamValue] = dict(p.split("=", 1) for p in raw_params)
+        params: dict[str, ParamValue] = {k: v for k, _, v in (p.partition("=") for p in raw_params)}
         scale_match = SCALE_TEXT.match(fields.get("scale", DOC_SCALE))
         assert scale_match, f"scale must read 'MIN..MAX mastery M [step S]': {line}"
         low, high, threshold, step = scale_match.groups()

@@ -213,7 +213,7 @@ def test_one_score_is_its_own_result(case: tuple[Method, ScaleRange, Score]) -> 
         return
     assert result.status is Status.CALCULATED
     assert result.value == round_final(score.value)
-    assert result.exact_contributions == (1,)
+    assert result.exact_contributions == (F(1),)
 
 
 @PROPERTY

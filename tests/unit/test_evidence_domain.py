@@ -1,99 +1,139 @@
-"""A teacher records attempts; bad input is refused with every field at fault named."""
+"""A student's evidence is an append-only history: attempts, voids and corrections are events,
+and what is already stored (even by an older version) is read back unchanged."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 
-from arc_contracts import AttemptRecordedV1, ProficiencyScaleV1
-from arc_evidence.application import EvidenceApplication, RejectedAttempt
-from arc_evidence.domain import KnownOutcome, check_attempt
+from arc_contracts import AttemptRecordedV1
+from arc_evidence.application import EvidenceApplication
+from arc_evidence.domain import StudentEvidence, student_aggregate_id
 from arc_evidence.published import translate
+from arc_evidence.rules import NewAttempt, Rejected
+from tests.support.evidence import FOUR_LEVELS
 
 NOW = datetime(2026, 10, 2, 9, 0, tzinfo=UTC)
-SCALE = ProficiencyScaleV1.model_validate(
-    {
-        "name": "1-4",
-        "levels": [{"value": v, "label": f"L{v}"} for v in (1, 2, 3, 4)],
-        "mastery_threshold": 3,
-    }
-)
-OUTCOME = KnownOutcome("sci.1", 2, SCALE)
 
 
-def check(**overrides: object) -> list[tuple[str, str]]:
+def attempt(attempt_id: str, outcome_id: str = "sci.1", **extra: object) -> NewAttempt:
     values: dict[str, object] = {
+        "attempt_id": attempt_id,
         "student_id": "stu-1",
-        "outcome_id": "sci.1",
-        "outcome": OUTCOME,
+        "outcome_id": outcome_id,
+        "outcome_revision": 1,
+        "scale": FOUR_LEVELS,
+        "status": "scored",
         "score": Decimal(3),
         "assessed_at": NOW - timedelta(days=1),
-        "recorded_by": "teacher-ada",
-        "now": NOW,
-    } | overrides
-    return [(v.field, v.description) for v in check_attempt(**values)]  # type: ignore[arg-type]
+        "recorded_at": NOW,
+        "recorded_by": "t-ada",
+    } | extra
+    return NewAttempt(**values)  # type: ignore[arg-type]
 
 
-def test_a_valid_attempt_has_no_violations() -> None:
-    assert check() == []
-    assert check(score=Decimal("3.0")) == []
+def test_attempts_are_kept_in_the_order_they_were_recorded() -> None:
+    student = StudentEvidence(student_id="stu-1")
+    for name in ("a", "b", "c"):
+        student.record(attempt(name))
+    assert student.attempt_ids == ["a", "b", "c"]
+    assert student.version == 4  # opened + three attempts: one total order per student
 
 
-def test_unknown_outcome() -> None:
-    assert check(outcome=None, outcome_id="nope") == [("outcome_id", "unknown outcome 'nope'")]
+def test_an_attempt_id_is_recorded_once() -> None:
+    student = StudentEvidence(student_id="stu-1")
+    student.record(attempt("a"))
+    with pytest.raises(Rejected, match="already recorded"):
+        student.record(attempt("a"))
 
 
-@pytest.mark.parametrize("score", ["0", "5", "2.5", "-1"])
-def test_score_off_the_scale(score: str) -> None:
-    [(field, description)] = check(score=Decimal(score))
-    assert field == "score" and "1, 2, 3, 4" in description
-
-
-def test_assessed_in_the_future_beyond_clock_skew() -> None:
-    assert check(assessed_at=NOW + timedelta(minutes=4)) == []
-    [(field, _)] = check(assessed_at=NOW + timedelta(hours=1))
-    assert field == "assessed_at"
-
-
-def test_every_violation_is_reported_at_once() -> None:
-    fields = [
-        f for f, _ in check(student_id=" ", recorded_by="", score=Decimal(9), assessed_at=None)
-    ]
-    assert fields == ["student_id", "recorded_by", "score", "assessed_at"]
-
-
-def test_recorded_attempts_are_published_with_the_scale_they_were_scored_against() -> None:
-    app = EvidenceApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    recorded = app.record_attempt(
-        student_id="stu-1",
-        outcome_id="sci.1",
-        outcome=OUTCOME,
-        score=Decimal("3.0"),
-        assessed_at=NOW,
-        recorded_by=" teacher-ada ",
-        now=NOW,
+def test_links_must_point_into_the_same_history() -> None:
+    student = StudentEvidence(student_id="stu-1")
+    student.record(attempt("a"))
+    problems = student.link_problems(attempt("b", retake_of="zz", supersedes="yy"), entry=2)
+    assert [(p.field, p.entry) for p in problems] == [("retake_of", 2), ("attempt_id", None)]
+    assert student.link_problems(attempt("c", "sci.2", supersedes="a"))[0].description == (
+        "a correction must be on the same outcome"
     )
-    [event] = app.attempts_of("stu-1")
-    published = translate(event)
-    assert isinstance(published, AttemptRecordedV1)
-    assert published.attempt_id == recorded.attempt_id
-    assert published.score == Decimal(3) and str(published.score) == "3"
-    assert published.outcome_revision == 2 and published.scale == SCALE
-    assert published.recorded_by == "teacher-ada"
 
 
-def test_a_rejected_attempt_records_nothing() -> None:
+def test_a_voided_attempt_stays_in_history_but_no_longer_counts() -> None:
+    student = StudentEvidence(student_id="stu-1")
+    student.record(attempt("a"))
+    student.record(attempt("b"))
+    student.void("a", "recorded for the wrong student", "t-ada", NOW, "")
+    assert [s.attempt.attempt_id for s in student.history()] == ["b"]
+    voided = student.history(include_voided=True)[0]
+    assert not voided.counts and voided.void is not None
+    assert voided.void.voided_by == "t-ada"
+
+
+def test_a_superseded_attempt_cannot_be_voided_or_corrected_again() -> None:
+    student = StudentEvidence(student_id="stu-1")
+    student.record(attempt("a"))
+    student.record(attempt("b", supersedes="a", correction_reason="typo"))
+    with pytest.raises(Rejected, match="superseded by 'b'") as refused:
+        student.void("a", "typo", "t-ada", NOW, "")
+    assert refused.value.kind == "conflict"
+    with pytest.raises(Rejected) as unknown:
+        student.void("zz", "typo", "t-ada", NOW, "")
+    assert unknown.value.kind == "not_found"
+
+
+def test_a_retake_without_a_number_counts_on_from_the_original() -> None:
+    student = StudentEvidence(student_id="stu-1")
+    student.record(attempt("a", attempt_number=2))
+    student.record(attempt("b", retake_of="a"))
+    assert student.attempts["b"].attempt.attempt_number == 3
+
+
+def test_an_attempt_stored_by_the_first_version_is_read_and_published_as_scored() -> None:
+    """Events recorded before excused/missing, tags and links existed are upcast, not
+    rewritten: the store keeps them exactly as they were written."""
     app = EvidenceApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    with pytest.raises(RejectedAttempt, match="score"):
-        app.record_attempt(
-            student_id="stu-1",
-            outcome_id="sci.1",
-            outcome=OUTCOME,
-            score=Decimal(7),
-            assessed_at=NOW,
-            recorded_by="t",
-            now=NOW,
-        )
-    assert app.recorder.max_notification_id() is None
+    aggregate_id = student_aggregate_id("stu-old")
+
+    def stored(version: int, topic: str, state: dict[str, object]) -> StoredEvent:
+        body = json.dumps(
+            {
+                "timestamp": {"_type_": "datetime_iso", "_data_": NOW.isoformat()},
+                **state,
+            }
+        ).encode()
+        return StoredEvent(aggregate_id, version, topic, body)
+
+    app.recorder.insert_events(
+        [
+            stored(
+                1,
+                get_topic(StudentEvidence.Opened),
+                {"student_id": "stu-old", "originator_topic": get_topic(StudentEvidence)},
+            ),
+            stored(
+                2,
+                get_topic(StudentEvidence.AttemptRecorded),
+                {
+                    "student_id": "stu-old",
+                    "attempt_id": "legacy-1",
+                    "outcome_id": "sci.1",
+                    "outcome_revision": 1,
+                    "scale": FOUR_LEVELS.model_dump(mode="json"),
+                    "score": {"_type_": "decimal_str", "_data_": "3"},
+                    "assessed_at": {"_type_": "datetime_iso", "_data_": NOW.isoformat()},
+                    "recorded_at": {"_type_": "datetime_iso", "_data_": NOW.isoformat()},
+                    "recorded_by": "t-ada",
+                    "traceparent": "",
+                },
+            ),
+        ]
+    )
+    [state] = app.student_history("stu-old")
+    assert state.attempt.status == "scored" and state.attempt.tags == ()
+    event = translate(app.mapper.to_domain_event(app.recorder.select_notifications(2, 1)[0]))
+    assert isinstance(event, AttemptRecordedV1)
+    assert event.score == Decimal(3) and event.status == "scored" and event.weight == 1

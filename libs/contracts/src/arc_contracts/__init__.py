@@ -4,7 +4,11 @@ from arc_contracts.base import ContractEvent, stream_name, stream_subjects
 from arc_contracts.catalog_v1 import (
     CourseDefinedV1,
     CourseOutcomeV1,
+    FrameworkDefinedV1,
+    FrameworkGroupV1,
     GradeBandV1,
+    NetworkSettingsDefinedV1,
+    OrgDefinedV1,
     OutcomeDefinedV1,
     PersonDefinedV1,
     PolicyDefinedV1,
@@ -12,10 +16,12 @@ from arc_contracts.catalog_v1 import (
     ScaleDefinedV1,
     ScaleLevelV1,
     SectionDefinedV1,
+    TermDefinedV1,
 )
 from arc_contracts.envelope import Envelope, MalformedMessage, decode, encode
 from arc_contracts.evidence_v1 import AttemptRecordedV1, AttemptVoidedV1
 from arc_contracts.mastery_v1 import MasteryCauseV1, MasteryChangedV1, MasteryValueV1
+from arc_contracts.reporting_v1 import MasteryWarningV1
 
 __all__ = [
     "AttemptRecordedV1",
@@ -24,11 +30,16 @@ __all__ = [
     "CourseDefinedV1",
     "CourseOutcomeV1",
     "Envelope",
+    "FrameworkDefinedV1",
+    "FrameworkGroupV1",
     "GradeBandV1",
     "MalformedMessage",
     "MasteryCauseV1",
     "MasteryChangedV1",
     "MasteryValueV1",
+    "MasteryWarningV1",
+    "NetworkSettingsDefinedV1",
+    "OrgDefinedV1",
     "OutcomeDefinedV1",
     "PersonDefinedV1",
     "PolicyDefinedV1",
@@ -36,6 +47,7 @@ __all__ = [
     "ScaleDefinedV1",
     "ScaleLevelV1",
     "SectionDefinedV1",
+    "TermDefinedV1",
     "decode",
     "encode",
     "stream_name",

@@ -111,6 +111,9 @@ class PolicyDefinedV1(ContractEvent):
         (), description="Outcome tags that count toward the academic grade (empty: all)."
     )
     report_card: tuple[GradeBandV1, ...] = ()
+    retired: bool = Field(
+        False, description="The override was removed: the wider policy applies again."
+    )
 
 
 class GradeBandV1(_Part):
@@ -138,6 +141,10 @@ class CourseDefinedV1(ContractEvent):
     title: str
     school_id: str | None = None
     outcomes: tuple[CourseOutcomeV1, ...] = ()
+    code: str | None = None
+    scale_id: str | None = Field(None, description="The scale the course reports on.")
+    subject_area: str | None = None
+    grade_levels: tuple[str, ...] = ()
 
 
 class SectionDefinedV1(ContractEvent):
@@ -155,6 +162,8 @@ class SectionDefinedV1(ContractEvent):
     title: str
     teacher_ids: tuple[str, ...] = ()
     student_ids: tuple[str, ...] = ()
+    code: str | None = None
+    term_ids: tuple[str, ...] = Field((), description="Every term; term_id is the first.")
 
 
 class PersonDefinedV1(ContractEvent):
@@ -172,6 +181,83 @@ class PersonDefinedV1(ContractEvent):
     school_ids: tuple[str, ...] = ()
     guardian_of: tuple[str, ...] = Field((), description="Student ids, for guardians.")
     active: bool = True
+    grade_levels: tuple[str, ...] = ()
+
+
+class FrameworkGroupV1(_Part):
+    """A heading (domain, strand) outcomes are filed under."""
+
+    group_id: str
+    code: str
+    title: str
+    description: str | None = None
+    parent_id: str | None = None
+
+
+class FrameworkDefinedV1(ContractEvent):
+    """An outcome framework was defined or revised (its own fields and groups; its outcomes
+    come as ``outcome_defined`` with ``framework_id``)."""
+
+    context: ClassVar[str] = "catalog"
+    name: ClassVar[str] = "framework_defined"
+    version: ClassVar[int] = 1
+
+    framework_id: str
+    revision: int = Field(ge=1)
+    title: str
+    description: str | None = None
+    subject_area: str | None = None
+    framework_version: str | None = Field(None, description="The framework's own version label")
+    adoption_status: str | None = None
+    groups: tuple[FrameworkGroupV1, ...] = ()
+    case_identifier: str | None = None
+    case_uri: str | None = None
+
+
+class TermDefinedV1(ContractEvent):
+    """A school year, semester, term or grading period."""
+
+    context: ClassVar[str] = "catalog"
+    name: ClassVar[str] = "term_defined"
+    version: ClassVar[int] = 1
+
+    term_id: str
+    revision: int = Field(ge=1)
+    title: str
+    kind: Literal["schoolYear", "semester", "term", "gradingPeriod"]
+    start_date: str | None = Field(None, description="ISO date, e.g. 2026-09-01")
+    end_date: str | None = None
+    parent_id: str | None = None
+    school_year: str | None = None
+
+
+class OrgDefinedV1(ContractEvent):
+    """A school, district or other organisation."""
+
+    context: ClassVar[str] = "catalog"
+    name: ClassVar[str] = "org_defined"
+    version: ClassVar[int] = 1
+
+    org_id: str
+    revision: int = Field(ge=1)
+    org_name: str
+    kind: str = Field(description="school, district, department, local, state, national")
+    parent_id: str | None = None
+    identifier: str | None = None
+
+
+class NetworkSettingsDefinedV1(ContractEvent):
+    """The network's settings changed: its name, default scale, and the words its screens use
+    for outcomes (e.g. ``{"outcome": "competency", "outcomes": "competencies"}``)."""
+
+    context: ClassVar[str] = "catalog"
+    name: ClassVar[str] = "network_settings_defined"
+    version: ClassVar[int] = 1
+
+    revision: int = Field(ge=1)
+    network_name: str
+    labels: dict[str, str]
+    default_scale_id: str | None = None
 
 
 PolicyDefinedV1.model_rebuild()

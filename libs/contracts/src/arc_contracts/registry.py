@@ -5,14 +5,19 @@ from __future__ import annotations
 from arc_contracts.base import ContractEvent
 from arc_contracts.catalog_v1 import (
     CourseDefinedV1,
+    FrameworkDefinedV1,
+    NetworkSettingsDefinedV1,
+    OrgDefinedV1,
     OutcomeDefinedV1,
     PersonDefinedV1,
     PolicyDefinedV1,
     ScaleDefinedV1,
     SectionDefinedV1,
+    TermDefinedV1,
 )
 from arc_contracts.evidence_v1 import AttemptRecordedV1, AttemptVoidedV1
 from arc_contracts.mastery_v1 import MasteryChangedV1
+from arc_contracts.reporting_v1 import MasteryWarningV1
 
 ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     ScaleDefinedV1,
@@ -21,9 +26,14 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     CourseDefinedV1,
     SectionDefinedV1,
     PersonDefinedV1,
+    FrameworkDefinedV1,
+    TermDefinedV1,
+    OrgDefinedV1,
+    NetworkSettingsDefinedV1,
     AttemptRecordedV1,
     AttemptVoidedV1,
     MasteryChangedV1,
+    MasteryWarningV1,
 )
 
 BY_TYPE: dict[str, type[ContractEvent]] = {cls.event_type(): cls for cls in ALL_EVENTS}

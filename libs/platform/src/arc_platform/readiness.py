@@ -104,6 +104,8 @@ class Readiness:
         return ready
 
     async def run(self, stop: asyncio.Event) -> None:
+        # Not ready until the first check has passed (NOT_FOUND would look like a bad probe).
+        await self.health.set(READINESS_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
         while not stop.is_set():
             try:
                 await self.update()

@@ -1,6 +1,6 @@
-"""What every catalog use case stands on. Each command checks every rule first (nothing is written when one fails),
-then saves every aggregate it changed in ONE ``save`` call, which is one transaction, and brings
-the index up to date before returning the store position it reached.
+"""What every catalog use case stands on. Each command checks every rule first (nothing is
+written when one fails), then saves every aggregate it changed in ONE ``save`` call, which is one
+transaction, and brings the index up to date before returning the store position it reached.
 
 The catalog is a single writer: commands of one process are serialised by a lock, and running
 one catalog process per store is part of its deployment contract.
@@ -81,7 +81,7 @@ class CatalogCore:
 
     def load(self, record: type[R], key: str, revision: int | None = None) -> R | None:
         try:
-            found = self.store.repository.get(record.id_for(key), version=revision)
+            found: Any = self.store.repository.get(record.id_for(key), version=revision)
         except AggregateNotFoundError:
             return None
         if revision is not None and found.version != revision:

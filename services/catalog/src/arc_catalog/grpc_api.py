@@ -1,85 +1,407 @@
-"""gRPC adapter of the catalog: parse, call the application, map errors. No rules here."""
+"""gRPC adapter of the catalog: parse, call the use case (in a worker thread), map errors.
+No rules here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from decimal import Decimal
+import asyncio
+import io
+import json
+import zipfile
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
 
 import grpc
+from eventsourcing.persistence import IntegrityError
 
-from arc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
-from arc_catalog.application import CatalogApplication
-from arc_catalog.domain import InvalidDefinition, Outcome, ProficiencyScale, ScaleLevel
+from arc.catalog.v1 import catalog_pb2 as pb
+from arc.catalog.v1 import catalog_pb2_grpc
+from arc_catalog import grpc_messages as msg
+from arc_catalog.application import Catalog
+from arc_catalog.core import Saved
+from arc_catalog.domain.errors import InvalidDefinition, NotFound
+from arc_catalog.usecases.imports import ImportResult
 from arc_platform.grpc_server import FieldViolation, abort_with
 from arc_platform.telemetry import current_traceparent
 
-
-def scale_from_message(message: catalog_pb2.ProficiencyScale) -> ProficiencyScale:
-    return ProficiencyScale(
-        name=message.name or "default",
-        levels=tuple(
-            ScaleLevel(Decimal(str(level.value)), level.label) for level in message.levels
-        ),
-        mastery_threshold=Decimal(str(message.mastery_threshold)),
-    )
+T = TypeVar("T")
+Context = grpc.aio.ServicerContext  # type: ignore[type-arg]
 
 
-def outcome_message(outcome: Outcome) -> catalog_pb2.Outcome:
-    scale = ProficiencyScale.from_primitive(outcome.scale)
-    return catalog_pb2.Outcome(
-        outcome_id=outcome.outcome_id,
-        code=outcome.code,
-        statement=outcome.statement,
-        revision=outcome.revision,
-        scale=catalog_pb2.ProficiencyScale(
-            name=scale.name,
-            levels=[
-                catalog_pb2.ScaleLevel(value=float(level.value), label=level.label)
-                for level in scale.levels
-            ],
-            mastery_threshold=float(scale.mastery_threshold),
-        ),
-    )
+async def call(context: Context, work: Callable[[], T]) -> T:
+    """Run a use case off the event loop; turn its errors into precise gRPC statuses."""
+    try:
+        return await asyncio.to_thread(work)
+    except InvalidDefinition as exc:
+        await abort_with(context, [FieldViolation(v.field, v.description) for v in exc.violations])
+    except NotFound as exc:
+        await abort_with(context, [FieldViolation(exc.field, str(exc))], grpc.StatusCode.NOT_FOUND)
+    except IntegrityError:
+        await abort_with(
+            context,
+            [FieldViolation("", "changed concurrently by another writer; try again")],
+            grpc.StatusCode.ABORTED,
+        )
+    raise AssertionError("unreachable: abort raises")
+
+
+def unzip(archive: bytes) -> dict[str, bytes]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as found:
+            return {
+                name.rsplit("/", 1)[-1]: found.read(name)
+                for name in found.namelist()
+                if name.lower().endswith(".csv")
+            }
+    except zipfile.BadZipFile as exc:
+        raise InvalidDefinition("zip", f"not a zip archive: {exc}") from None
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
-    def __init__(self, app: CatalogApplication, on_recorded: Callable[[], None]) -> None:
-        self.app = app
+    def __init__(self, catalog: Catalog, on_recorded: Callable[[], None]) -> None:
+        self.catalog = catalog
         self.on_recorded = on_recorded
 
-    async def DefineOutcome(
-        self, request: catalog_pb2.DefineOutcomeRequest, context: grpc.aio.ServicerContext
-    ) -> catalog_pb2.DefineOutcomeResponse:
-        try:
-            if not request.HasField("scale"):
-                raise InvalidDefinition("scale", "an outcome needs a proficiency scale")
-            defined = self.app.define_outcome(
-                outcome_id=request.outcome_id,
-                code=request.code,
-                statement=request.statement,
-                scale=scale_from_message(request.scale),
-                traceparent=current_traceparent(),
-            )
-        except InvalidDefinition as exc:
-            await abort_with(context, [FieldViolation(exc.field, exc.description)])
-            raise  # unreachable: abort raises
-        if defined.position is not None:
+    async def command(self, context: Context, work: Callable[[str], Saved]) -> pb.Saved:
+        traceparent = current_traceparent()
+        result = await call(context, lambda: work(traceparent))
+        if result.position is not None:
             self.on_recorded()
-        return catalog_pb2.DefineOutcomeResponse(
-            outcome_id=defined.outcome.outcome_id,
-            revision=defined.outcome.revision,
-            position=defined.position or 0,
+        return msg.saved(result)
+
+    # --- scales ------------------------------------------------------------------------------
+
+    async def DefineScale(self, request: pb.DefineScaleRequest, context: Context) -> pb.Saved:
+        scale = msg.scale_from(request.scale)
+        scale_id = request.scale_id.strip() or request.scale.scale_id.strip()
+        return await self.command(
+            context, lambda tp: self.catalog.define_scale(scale_id, scale, tp)
         )
 
-    async def GetOutcome(
-        self, request: catalog_pb2.GetOutcomeRequest, context: grpc.aio.ServicerContext
-    ) -> catalog_pb2.Outcome:
-        outcome = self.app.find_outcome(request.outcome_id)
-        if outcome is None:
-            await abort_with(
-                context,
-                [FieldViolation("outcome_id", f"no outcome {request.outcome_id!r}")],
-                grpc.StatusCode.NOT_FOUND,
+    async def GetScale(self, request: pb.GetScaleRequest, context: Context) -> pb.ProficiencyScale:
+        from arc_catalog.domain.records import ScaleSnapshot
+
+        found = await call(
+            context, lambda: self.catalog.get_scale(request.scale_id, request.revision or None)
+        )
+        return msg.scale_message(ScaleSnapshot(found.key, found.revision, found.value))
+
+    async def ListScales(
+        self, request: pb.ListScalesRequest, context: Context
+    ) -> pb.ListScalesResponse:
+        from arc_catalog.domain.records import ScaleSnapshot
+
+        found = await call(context, self.catalog.list_scales)
+        return pb.ListScalesResponse(
+            scales=[msg.scale_message(ScaleSnapshot(s.key, s.revision, s.value)) for s in found]
+        )
+
+    # --- outcomes ----------------------------------------------------------------------------
+
+    async def DefineOutcome(
+        self, request: pb.DefineOutcomeRequest, context: Context
+    ) -> pb.DefineOutcomeResponse:
+        definition = msg.outcome_definition(request)
+        inline = msg.scale_from(request.scale) if request.HasField("scale") else None
+        traceparent = current_traceparent()
+        result = await call(
+            context,
+            lambda: self.catalog.define_outcome(
+                request.outcome_id, definition, inline, traceparent
+            ),
+        )
+        if result.position is not None:
+            self.on_recorded()
+        return pb.DefineOutcomeResponse(
+            outcome_id=result.key, revision=result.revision, position=result.position or 0
+        )
+
+    async def RetireOutcome(self, request: pb.RetireOutcomeRequest, context: Context) -> pb.Saved:
+        return await self.command(
+            context, lambda tp: self.catalog.retire_outcome(request.outcome_id, tp)
+        )
+
+    async def GetOutcome(self, request: pb.GetOutcomeRequest, context: Context) -> pb.Outcome:
+        found = await call(
+            context, lambda: self.catalog.get_outcome(request.outcome_id, request.revision or None)
+        )
+        return msg.outcome_message(found)
+
+    async def ListOutcomes(
+        self, request: pb.ListOutcomesRequest, context: Context
+    ) -> pb.ListOutcomesResponse:
+        found = await call(
+            context,
+            lambda: self.catalog.list_outcomes(
+                msg.opt(request.framework_id),
+                msg.opt(request.scale_id),
+                msg.opt(request.tag),
+                request.include_retired,
+            ),
+        )
+        return pb.ListOutcomesResponse(outcomes=[msg.outcome_message(o) for o in found])
+
+    # --- frameworks --------------------------------------------------------------------------
+
+    async def DefineFramework(
+        self, request: pb.DefineFrameworkRequest, context: Context
+    ) -> pb.Saved:
+        definition = msg.framework_from(request.framework)
+        key = request.framework.framework_id.strip()
+        return await self.command(
+            context, lambda tp: self.catalog.define_framework(key, definition, tp)
+        )
+
+    async def DefineGroup(self, request: pb.DefineGroupRequest, context: Context) -> pb.Saved:
+        group = msg.group_from(request.group)
+        return await self.command(
+            context, lambda tp: self.catalog.define_group(request.framework_id, group, tp)
+        )
+
+    async def RemoveGroup(self, request: pb.RemoveGroupRequest, context: Context) -> pb.Saved:
+        return await self.command(
+            context,
+            lambda tp: self.catalog.remove_group(request.framework_id, request.group_id, tp),
+        )
+
+    async def GetFramework(
+        self, request: pb.GetFrameworkRequest, context: Context
+    ) -> pb.FrameworkTree:
+        tree = await call(context, lambda: self.catalog.get_framework(request.framework_id))
+        return pb.FrameworkTree(
+            framework=msg.framework_message(tree.framework),
+            outcomes=[msg.outcome_message(o, depth) for depth, o in tree.outcomes],
+        )
+
+    async def ListFrameworks(
+        self, request: pb.ListFrameworksRequest, context: Context
+    ) -> pb.ListFrameworksResponse:
+        found = await call(context, self.catalog.list_frameworks)
+        return pb.ListFrameworksResponse(frameworks=[msg.framework_message(f) for f in found])
+
+    async def ExportCase(self, request: pb.ExportCaseRequest, context: Context) -> pb.CasePackage:
+        package = await call(context, lambda: self.catalog.export_case(request.framework_id))
+        return pb.CasePackage(json=json.dumps(package, indent=2, ensure_ascii=False).encode())
+
+    async def ImportCase(
+        self, request: pb.ImportCaseRequest, context: Context
+    ) -> AsyncIterator[pb.ImportProgress]:
+        traceparent = current_traceparent()
+
+        def work(progress: Callable[[str, int, int], None]) -> ImportResult:
+            return self.catalog.import_case(
+                request.package,
+                msg.opt(request.framework_id),
+                msg.opt(request.scale_id),
+                traceparent,
+                progress,
             )
-            raise AssertionError("unreachable")
-        return outcome_message(outcome)
+
+        async for report in self._import(context, work):
+            yield report
+
+    async def ImportOneRoster(
+        self, request: pb.ImportOneRosterRequest, context: Context
+    ) -> AsyncIterator[pb.ImportProgress]:
+        traceparent = current_traceparent()
+
+        def work(progress: Callable[[str, int, int], None]) -> ImportResult:
+            files = dict(request.files)
+            if request.zip:
+                files.update(unzip(request.zip))
+            return self.catalog.import_oneroster(files, traceparent, progress)
+
+        async for report in self._import(context, work):
+            yield report
+
+    async def _import(
+        self, context: Context, work: Callable[[Callable[[str, int, int], None]], ImportResult]
+    ) -> AsyncIterator[pb.ImportProgress]:
+        """Stream progress from the import running in a worker thread; the result comes last."""
+        loop = asyncio.get_running_loop()
+        reports: asyncio.Queue[pb.ImportProgress] = asyncio.Queue()
+
+        def progress(phase: str, done: int, total: int) -> None:
+            report = pb.ImportProgress(phase=phase, done=done, total=total)
+            loop.call_soon_threadsafe(reports.put_nowait, report)
+
+        task = asyncio.ensure_future(call(context, lambda: work(progress)))
+        while not task.done() or not reports.empty():
+            getter = asyncio.ensure_future(reports.get())
+            await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if getter.done():
+                yield getter.result()
+            else:
+                getter.cancel()
+        result = await task
+        if result.position is not None:
+            self.on_recorded()
+        yield pb.ImportProgress(phase="done", done=1, total=1, result=msg.import_result(result))
+
+    # --- policies ----------------------------------------------------------------------------
+
+    async def SetPolicy(self, request: pb.SetPolicyRequest, context: Context) -> pb.Saved:
+        policy = msg.policy_from(request.policy)
+        return await self.command(context, lambda tp: self.catalog.set_policy(policy, tp))
+
+    async def RetirePolicy(self, request: pb.RetirePolicyRequest, context: Context) -> pb.Saved:
+        scope_id = msg.opt(request.scope_id)
+        return await self.command(
+            context, lambda tp: self.catalog.retire_policy(request.scope, scope_id, tp)
+        )
+
+    async def GetPolicy(self, request: pb.GetPolicyRequest, context: Context) -> pb.Policy:
+        found = await call(
+            context, lambda: self.catalog.get_policy(request.policy_id, request.revision or None)
+        )
+        return msg.policy_message(found)
+
+    async def ListPolicies(
+        self, request: pb.ListPoliciesRequest, context: Context
+    ) -> pb.ListPoliciesResponse:
+        found = await call(context, lambda: self.catalog.list_policies(msg.opt(request.scope)))
+        return pb.ListPoliciesResponse(policies=[msg.policy_message(p) for p in found])
+
+    async def ResolvePolicy(
+        self, request: pb.ResolvePolicyRequest, context: Context
+    ) -> pb.EffectivePolicy:
+        found = await call(
+            context,
+            lambda: self.catalog.effective_policy(
+                msg.opt(request.course_id), msg.opt(request.outcome_id)
+            ),
+        )
+        return msg.effective_message(found)
+
+    # --- courses, terms, schools ------------------------------------------------------------------
+
+    async def DefineCourse(self, request: pb.Course, context: Context) -> pb.Saved:
+        course = msg.course_from(request)
+        return await self.command(
+            context, lambda tp: self.catalog.define_course(request.course_id.strip(), course, tp)
+        )
+
+    async def GetCourse(self, request: pb.GetRequest, context: Context) -> pb.Course:
+        return msg.course_message(await self._get(context, self.catalog.get_course, request))
+
+    async def ListCourses(
+        self, request: pb.ListCoursesRequest, context: Context
+    ) -> pb.ListCoursesResponse:
+        found = await call(
+            context,
+            lambda: self.catalog.list_courses(
+                msg.opt(request.school_id), msg.opt(request.outcome_id)
+            ),
+        )
+        return pb.ListCoursesResponse(courses=[msg.course_message(c) for c in found])
+
+    async def DefineTerm(self, request: pb.Term, context: Context) -> pb.Saved:
+        term = msg.term_from(request)
+        return await self.command(
+            context, lambda tp: self.catalog.define_term(request.term_id.strip(), term, tp)
+        )
+
+    async def GetTerm(self, request: pb.GetRequest, context: Context) -> pb.Term:
+        return msg.term_message(await self._get(context, self.catalog.get_term, request))
+
+    async def ListTerms(
+        self, request: pb.ListTermsRequest, context: Context
+    ) -> pb.ListTermsResponse:
+        found = await call(context, self.catalog.list_terms)
+        return pb.ListTermsResponse(terms=[msg.term_message(t) for t in found])
+
+    async def DefineOrg(self, request: pb.Org, context: Context) -> pb.Saved:
+        org = msg.org_from(request)
+        return await self.command(
+            context, lambda tp: self.catalog.define_org(request.org_id.strip(), org, tp)
+        )
+
+    async def GetOrg(self, request: pb.GetRequest, context: Context) -> pb.Org:
+        return msg.org_message(await self._get(context, self.catalog.get_org, request))
+
+    async def ListOrgs(self, request: pb.ListOrgsRequest, context: Context) -> pb.ListOrgsResponse:
+        found = await call(context, self.catalog.list_orgs)
+        return pb.ListOrgsResponse(orgs=[msg.org_message(o) for o in found])
+
+    # --- sections and people -----------------------------------------------------------------
+
+    async def DefineSection(self, request: pb.Section, context: Context) -> pb.Saved:
+        section = msg.section_from(request)
+        return await self.command(
+            context,
+            lambda tp: self.catalog.define_section(request.section_id.strip(), section, tp),
+        )
+
+    async def GetSection(self, request: pb.GetRequest, context: Context) -> pb.Section:
+        return msg.section_message(await self._get(context, self.catalog.get_section, request))
+
+    async def ListSections(
+        self, request: pb.ListSectionsRequest, context: Context
+    ) -> pb.ListSectionsResponse:
+        found = await call(
+            context,
+            lambda: self.catalog.list_sections(
+                course_id=msg.opt(request.course_id),
+                term_id=msg.opt(request.term_id),
+                school_id=msg.opt(request.school_id),
+                teacher_id=msg.opt(request.teacher_id),
+                student_id=msg.opt(request.student_id),
+            ),
+        )
+        return pb.ListSectionsResponse(sections=[msg.section_message(s) for s in found])
+
+    async def Enroll(self, request: pb.EnrollRequest, context: Context) -> pb.Saved:
+        role: Any = request.role or "student"
+        return await self.command(
+            context,
+            lambda tp: self.catalog.enroll(request.section_id, request.person_id, role, tp),
+        )
+
+    async def Unenroll(self, request: pb.UnenrollRequest, context: Context) -> pb.Saved:
+        return await self.command(
+            context, lambda tp: self.catalog.unenroll(request.section_id, request.person_id, tp)
+        )
+
+    async def DefinePerson(self, request: pb.Person, context: Context) -> pb.Saved:
+        person = msg.person_from(request)
+        return await self.command(
+            context, lambda tp: self.catalog.define_person(request.person_id.strip(), person, tp)
+        )
+
+    async def GetPerson(self, request: pb.GetRequest, context: Context) -> pb.Person:
+        return msg.person_message(await self._get(context, self.catalog.get_person, request))
+
+    async def ListPeople(
+        self, request: pb.ListPeopleRequest, context: Context
+    ) -> pb.ListPeopleResponse:
+        limit = request.page_size if request.page_size > 0 else None
+        found = await call(
+            context,
+            lambda: self.catalog.list_people(
+                msg.opt(request.role),
+                msg.opt(request.school_id),
+                msg.opt(request.guardian_of),
+                after=request.page_token,
+                limit=limit,
+            ),
+        )
+        more = limit is not None and len(found) == limit
+        return pb.ListPeopleResponse(
+            people=[msg.person_message(p) for p in found],
+            next_page_token=found[-1].key if more and found else "",
+        )
+
+    # --- settings ----------------------------------------------------------------------------
+
+    async def SetNetworkSettings(self, request: pb.NetworkSettings, context: Context) -> pb.Saved:
+        settings = msg.settings_from(request)
+        return await self.command(context, lambda tp: self.catalog.set_settings(settings, tp))
+
+    async def GetNetworkSettings(
+        self, request: pb.GetNetworkSettingsRequest, context: Context
+    ) -> pb.NetworkSettings:
+        return msg.settings_message(await call(context, self.catalog.settings))
+
+    async def _get(
+        self, context: Context, get: Callable[[str, int | None], T], request: pb.GetRequest
+    ) -> T:
+        return await call(context, lambda: get(request.id, request.revision or None))

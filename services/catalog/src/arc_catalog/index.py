@@ -175,9 +175,12 @@ def links_of(kind: str, data: dict[str, Any]) -> Iterator[tuple[str, str]]:
         course = from_primitive(Course, data)
         yield from _optional(school=course.school_id, scale=course.scale_id, source=course.source)
         yield from (("outcome", o.outcome_id) for o in course.outcomes)
-    elif kind in ("term", "org"):
-        item = from_primitive(Term if kind == "term" else Org, data)
-        yield from _optional(parent=item.parent_id, source=item.source)
+    elif kind == "term":
+        term = from_primitive(Term, data)
+        yield from _optional(parent=term.parent_id, source=term.source)
+    elif kind == "org":
+        org = from_primitive(Org, data)
+        yield from _optional(parent=org.parent_id, source=org.source)
     elif kind == "section":
         section = from_primitive(Section, data)
         yield from _optional(course=section.course_id, school=section.school_id)

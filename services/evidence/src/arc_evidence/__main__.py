@@ -65,7 +65,7 @@ async def serve(runtime: Runtime) -> Wiring:
     servicer = EvidenceServicer(app, on_recorded=relay.wake)
     http = EmbeddedHttpServer(
         uvicorn.Config(
-            create_app(app, on_recorded=relay.wake),
+            create_app(app, on_recorded=relay.wake, catalog_positions=catalog.view.positions),
             host=settings.http_host,
             port=settings.http_port,
             log_level="warning",

@@ -181,8 +181,8 @@ class _Reading:
         problems_before = len(self.parsed.problems)
         cell = _Cells(cells, self.columns)
         entries, score_columns = self._entries(number, cell)
-        if not entries:
-            return
+        if not entries and len(self.parsed.problems) == problems_before:
+            return  # no score on this line: nothing to record
         options = self.options
         assessed_at = self._when(number, cell.get("assessed_at")) or options.assessed_at
         weight = self._decimal(number, "weight", cell.get("weight"))

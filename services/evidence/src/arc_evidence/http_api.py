@@ -224,7 +224,11 @@ def statement_json(found: StoredStatement) -> dict[str, Any]:
     }
 
 
-def create_app(app: EvidenceApplication, on_recorded: Callable[[], None]) -> FastAPI:
+def create_app(
+    app: EvidenceApplication,
+    on_recorded: Callable[[], None],
+    catalog_positions: Callable[[], dict[str, int]] = dict,
+) -> FastAPI:
     api = FastAPI(title="Mastery Arc evidence", version="1")
 
     @api.exception_handler(Refused)
@@ -261,6 +265,12 @@ def create_app(app: EvidenceApplication, on_recorded: Callable[[], None]) -> Fas
         return {"status": "ok"}
 
     v1 = APIRouter(prefix="/api/v1")
+
+    @v1.get("/catalog-view")
+    def catalog_view() -> dict[str, Any]:
+        """How far evidence's local view of the catalog has read (stream sequence), so that a
+        client that just defined an outcome or a roster can wait for evidence to know it."""
+        return {"positions": catalog_positions()}
 
     @v1.post("/attempts", status_code=201)
     def record(

@@ -106,16 +106,12 @@ def _as_decimal(value: Fraction) -> Decimal:
     """``value`` as a Decimal: exact when its decimal expansion ends (1/8 -> 0.125,
     0.35³ -> 0.042875), otherwise to 28 significant digits (1/3 -> 0.3333…3)."""
     denominator = value.denominator
-    twos = fives = 0
-    while denominator % 2 == 0:
-        denominator //= 2
-        twos += 1
-    while denominator % 5 == 0:
-        denominator //= 5
-        fives += 1
-    if denominator == 1:
+    twos = (denominator & -denominator).bit_length() - 1
+    odd = denominator >> twos
+    fives = round(math.log(odd, 5)) if odd > 1 else 0
+    if 5**fives == odd:  # the denominator is 2^a·5^b: a finite decimal
         places = max(twos, fives)
-        digits = value.numerator * (10**places // value.denominator)
+        digits = value.numerator * (10**places // denominator)
         return Decimal(f"{digits}E-{places}")  # no trailing zeros: digits is not a multiple of 10
     with localcontext(_context()):
         return Decimal(value.numerator) / Decimal(value.denominator)
@@ -589,8 +585,13 @@ class DecayingAverage(Method):
         steps = [Fraction(values[0])]
         for value in values[1:]:
             steps.append((1 - w) * steps[-1] + w * Fraction(value))
-        weights: list[Contribution] = [(1 - w) ** (n - 1)]
-        weights += [w * (1 - w) ** (n - k) for k in range(2, n + 1)]
+        # closed form, newest first: w·(1−w)^(n−k) for k = n … 2, then (1−w)^(n−1) for s1
+        newest_first: list[Fraction] = []
+        decay = Fraction(1)
+        for _ in range(n - 1):
+            newest_first.append(w * decay)
+            decay *= 1 - w
+        weights = [decay, *reversed(newest_first)]
         trail = " → ".join(_fmt(step) for step in steps)
         return self._calculated(
             steps[-1],

@@ -173,7 +173,7 @@ def explain(items: Sequence[Evidence], policy: Policy, scale: Scale) -> Explanat
     method = method_from_spec(policy.method, policy.param_dict())
     scores = [Score(item.score, item.weight) for item in counted if item.score is not None]
     calculation = method.calculate(scores, scale.range())
-    contributions = list(getattr(calculation, "contributions", ())) or [None] * len(counted)
+    contributions = list(calculation.contributions) or [None] * len(counted)
     return Explanation(
         standing=standing_from(calculation, scale, len(counted)),
         method=policy.method,

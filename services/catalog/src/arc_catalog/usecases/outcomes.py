@@ -203,8 +203,9 @@ class OutcomeCases(CatalogCore):
             held = record.state
             kept = held.group(group.group_id)
             group = replace(group, case=kept.case if kept else None)
-            groups = tuple(g for g in held.groups if g.group_id != group.group_id) + (group,)
-            if kept is not None:
+            if kept is None:
+                groups = (*held.groups, group)
+            else:
                 groups = tuple(group if g.group_id == group.group_id else g for g in held.groups)
             definition = replace(held, groups=groups)
             checked(framework_problems(framework_id, definition))

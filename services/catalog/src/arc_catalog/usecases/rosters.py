@@ -14,6 +14,7 @@ from arc_catalog.domain.records import (
     PersonRecord,
     SectionRecord,
     TermRecord,
+    from_primitive,
 )
 from arc_catalog.domain.rosters import (
     Course,
@@ -34,6 +35,7 @@ class RosterCases(CatalogCore):
 
     def define_course(self, course_id: str, course: Course, traceparent: str = "") -> Saved:
         """A course and the outcomes it assesses, power outcomes flagged."""
+        course = replace(course, source="api")
         problems = course_problems(course_id, course)
         with self.writing():
             problems += self.check_known("org", {"school_id": course.school_id})
@@ -54,6 +56,7 @@ class RosterCases(CatalogCore):
         return self.listed(Course, "course", school=school_id, outcome=outcome_id)
 
     def define_term(self, term_id: str, term: Term, traceparent: str = "") -> Saved:
+        term = replace(term, source="api")
         problems = term_problems(term_id, term)
         with self.writing():
             checked(problems + self.check_known("term", {"parent_id": term.parent_id}))
@@ -66,6 +69,7 @@ class RosterCases(CatalogCore):
         return self.listed(Term, "term")
 
     def define_org(self, org_id: str, org: Org, traceparent: str = "") -> Saved:
+        org = replace(org, source="api")
         problems = org_problems(org_id, org)
         with self.writing():
             checked(problems + self.check_known("org", {"parent_id": org.parent_id}))
@@ -81,6 +85,7 @@ class RosterCases(CatalogCore):
 
     def define_section(self, section_id: str, section: Section, traceparent: str = "") -> Saved:
         """A section with its whole roster: teachers who teach it, students enrolled in it."""
+        section = replace(section, source="api")
         problems = section_problems(section_id, section)
         with self.writing():
             problems += self._section_references(section)
@@ -172,6 +177,7 @@ class RosterCases(CatalogCore):
 
     def define_person(self, person_id: str, person: Person, traceparent: str = "") -> Saved:
         """A person and, for a guardian, the students they are guardian of."""
+        person = replace(person, source="api")
         problems = person_problems(person_id, person)
         with self.writing():
             problems += self.check_known(
@@ -202,8 +208,6 @@ class RosterCases(CatalogCore):
 
 
 def _person(data: dict[str, object]) -> Person:
-    from arc_catalog.domain.records import from_primitive
-
     return from_primitive(Person, data)
 
 

@@ -1,0 +1,248 @@
+"""``make bench``: raw limits, ingest, end-to-end latency, rebuild and a scale curve, on SQLite
+and on PostgreSQL, printed as ratios to the raw figures measured in the same run.
+
+Environment: BENCH_SCALES (attempts, default "10000,100000"; the full curve is
+"10000,100000,1000000"), BENCH_SECONDS (steady-load run, default 60; 300 for the 5-minute
+check), BENCH_BACKENDS ("sqlite,postgres"), BENCH_POSTGRES_URL, BENCH_OUT (bench-results).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from arc_platform.devstack import NatsServer
+from bench import raw, system
+from bench.workload import generate
+
+console = Console()
+OUT = Path(os.environ.get("BENCH_OUT", "bench-results"))
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def backend_url(backend: str) -> Iterator[str | None]:
+    """None for SQLite; a fresh PostgreSQL database, dropped afterwards."""
+    if backend == "sqlite":
+        yield None
+        return
+    name = f"arc_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{POSTGRES.rsplit('/', 1)[0]}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def raw_limits(root: Path, database_url: str | None) -> dict[str, float]:
+    server = NatsServer(root / "raw-nats").start()
+    try:
+        publish = await raw.jetstream_publish_rate(server.url)
+    finally:
+        server.stop()
+    store = await asyncio.to_thread(raw.store_rates, root / "raw-store", database_url)
+    return {"jetstream_publish": publish, **asdict(store)}
+
+
+async def one_scale(
+    root: Path, database_url: str | None, attempts: int, seconds: float, with_latency: bool
+) -> dict[str, Any]:
+    network = generate(attempts)
+    stack = system.Stack(root, database_url).start()
+    try:
+        await system.define_outcomes(stack, network)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(
+                f"ingesting {network.attempts} attempts", total=network.attempts
+            )
+            batched = await system.ingest_batched(
+                stack, network, progress=lambda n: progress.advance(task, n)
+            )
+        voided = await system.void_some(stack, batched.accepted, network.void_fraction)
+        settle = await system.caught_up(stack)
+        result: dict[str, Any] = {
+            "attempts": batched.attempts,
+            "students": len(network.students),
+            "pairs": network.pairs,
+            "voided": voided,
+            "ingest_batched_per_s": batched.rate,
+            "mastery_settle_s_after_ingest": settle,
+        }
+        if with_latency:
+            single = await system.ingest_single(stack, network, min(3000, max(500, attempts // 20)))
+            result["ingest_single_per_s"] = single.rate
+            await system.caught_up(stack)
+            latency = await system.end_to_end(stack, network, single.rate * 0.5, seconds)
+            result["end_to_end"] = asdict(latency)
+        rebuild_into = "bench_rebuild" if database_url else str(root / "rebuild")
+        rebuild = await system.rebuild_mastery(stack, rebuild_into)
+        result["rebuild"] = {**asdict(rebuild), "events_per_s": rebuild.rate}
+        result["projection_bytes_per_pair"] = (
+            max(0.0, rebuild.peak_rss_mb - rebuild.baseline_rss_mb) * 2**20 / network.pairs
+        )
+        return result
+    finally:
+        stack.stop()
+
+
+async def run_backend(backend: str, scales: list[int], seconds: float) -> dict[str, Any]:
+    with backend_url(backend) as url, tempfile.TemporaryDirectory(prefix="arc-bench-") as tmp:
+        root = Path(tmp)
+        console.print(f"[bold]{backend}[/]: raw limits")
+        limits = await raw_limits(root, url)
+        runs = []
+        for index, attempts in enumerate(scales):
+            console.print(f"[bold]{backend}[/]: {attempts} attempts")
+            scale_root = root / f"scale-{attempts}"
+            with backend_url(backend) as scale_url:
+                runs.append(
+                    await one_scale(
+                        scale_root,
+                        scale_url if url else None,
+                        attempts,
+                        seconds,
+                        with_latency=index == 0,
+                    )
+                )
+            shutil.rmtree(scale_root, ignore_errors=True)
+        return {"raw": limits, "scales": runs}
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float]:
+    limits, first = result["raw"], result["scales"][0]
+    found = {
+        "batched ingest / raw batched append": first["ingest_batched_per_s"]
+        / limits["batched_append"],
+        "batched ingest / raw JetStream publish": first["ingest_batched_per_s"]
+        / limits["jetstream_publish"],
+        "rebuild / raw decoded read": first["rebuild"]["events_per_s"] / limits["decoded_read"],
+    }
+    if "ingest_single_per_s" in first:
+        found["single ingest / raw single append"] = (
+            first["ingest_single_per_s"] / limits["single_append"]
+        )
+    return found
+
+
+def print_report(results: dict[str, Any]) -> None:
+    for backend, result in results["backends"].items():
+        table = Table(title=f"Mastery Arc benchmark — {backend}")
+        table.add_column("measure")
+        table.add_column("value", justify="right")
+        table.add_column("target", justify="right")
+        for name, value in result["raw"].items():
+            table.add_row(f"raw {name} (events/s)", f"{value:,.0f}", "")
+        targets = {
+            "batched ingest / raw batched append": "≥ 0.50",
+            "single ingest / raw single append": "≥ 0.50",
+            "rebuild / raw decoded read": "≥ 0.50",
+        }
+        for name, value in ratios(result).items():
+            table.add_row(name, f"{value:.2f}", targets.get(name, ""))
+        first = result["scales"][0]
+        if "end_to_end" in first:
+            e2e = first["end_to_end"]
+            table.add_row(
+                "end-to-end p50 / p95 / p99 (ms) at 50% load",
+                f"{e2e['p50_ms']:.1f} / {e2e['p95_ms']:.1f} / {e2e['p99_ms']:.1f}",
+                "p99 < 50",
+            )
+            table.add_row(
+                "sustained in / out (per s)",
+                f"{e2e['throughput_in']:.0f} / {e2e['throughput_out']:.0f}",
+                "equal",
+            )
+        for run in result["scales"]:
+            table.add_row(
+                f"{run['attempts']:,} attempts: ingest batched / rebuild (per s)",
+                f"{run['ingest_batched_per_s']:,.0f} / {run['rebuild']['events_per_s']:,.0f}",
+                "",
+            )
+            table.add_row(
+                f"{run['attempts']:,} attempts: projection bytes per pair",
+                f"{run['projection_bytes_per_pair']:,.0f}",
+                "< 1024",
+            )
+        console.print(table)
+
+
+def draw(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (curve, backlog) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for backend, result in results["backends"].items():
+        xs = [run["attempts"] for run in result["scales"]]
+        curve.plot(
+            xs,
+            [run["ingest_batched_per_s"] for run in result["scales"]],
+            marker="o",
+            label=f"{backend} ingest (batched)",
+        )
+        curve.plot(
+            xs,
+            [run["rebuild"]["events_per_s"] for run in result["scales"]],
+            marker="s",
+            linestyle="--",
+            label=f"{backend} rebuild",
+        )
+        first = result["scales"][0]
+        if "end_to_end" in first:
+            backlog.plot(first["end_to_end"]["backlog_samples"], label=f"{backend}")
+    curve.set_xscale("log")
+    curve.set_xlabel("attempts in the network")
+    curve.set_ylabel("events per second")
+    curve.set_title("Scale curve")
+    curve.legend()
+    backlog.set_xlabel("seconds of steady load")
+    backlog.set_ylabel("attempts awaiting MasteryChanged")
+    backlog.set_title("Backlog over time (flat = keeps up)")
+    backlog.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def main() -> None:
+    scales = [int(s) for s in os.environ.get("BENCH_SCALES", "10000,100000").split(",")]
+    seconds = float(os.environ.get("BENCH_SECONDS", "60"))
+    backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgres").split(",")
+    started = time.time()
+    results: dict[str, Any] = {
+        "started_at": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count()},
+        "backends": {b: asyncio.run(run_backend(b, scales, seconds)) for b in backends},
+    }
+    results["seconds"] = time.time() - started
+    for result in results["backends"].values():
+        result["ratios"] = ratios(result)
+    OUT.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    (OUT / f"results-{stamp}.json").write_text(json.dumps(results, indent=2, default=str))
+    draw(results, OUT / f"results-{stamp}.png")
+    print_report(results)
+    console.print(
+        f"results: {OUT / f'results-{stamp}.json'}, chart: {OUT / f'results-{stamp}.png'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""The hardware's own limits, measured with bare nats-py and bare eventsourcing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import nats
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from nats.js.api import StorageType, StreamConfig
+
+from arc_platform.settings import ServiceSettings
+from arc_platform.store import open_application
+
+PAYLOAD = b"x" * 600  # about the size of an AttemptRecorded body
+
+
+async def jetstream_publish_rate(
+    nats_url: str, messages: int = 20_000, in_flight: int = 512
+) -> float:
+    """Acked async publishes per second to a file-backed stream, many in flight."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream(publish_async_max_pending=in_flight)
+    await js.add_stream(
+        StreamConfig(
+            name="BENCH_RAW",
+            subjects=["bench.raw.>"],
+            storage=StorageType.FILE,
+            duplicate_window=120.0,
+        )
+    )
+    started = time.perf_counter()
+    futures = []
+    for n in range(messages):
+        futures.append(
+            await js.publish_async(
+                f"bench.raw.{n % 16}", PAYLOAD, headers={"Nats-Msg-Id": f"raw-{n}"}
+            )
+        )
+    await asyncio.gather(*futures)
+    elapsed = time.perf_counter() - started
+    await js.delete_stream("BENCH_RAW")
+    await nc.close()
+    return messages / elapsed
+
+
+class Probe(Aggregate):
+    @event("Noted")
+    def __init__(self, payload: str) -> None:
+        self.payload = payload
+
+
+class RawStore(Application[UUID]):
+    name = "bench_raw"
+
+
+@dataclass(frozen=True)
+class StoreRates:
+    batched_append: float  # events/s, ten events per commit
+    single_append: float  # events/s, one event per commit
+    decoded_read: float  # events/s read back from the notification log and decoded
+
+
+def store_rates(data_dir: Path, database_url: str | None, events: int = 5_000) -> StoreRates:
+    settings = ServiceSettings(
+        service_name="bench_raw",
+        data_dir=data_dir,
+        database_url=database_url,
+        database_schema="bench_raw",
+    )
+    app = open_application(RawStore, settings)
+    payload = PAYLOAD.decode()
+    started = time.perf_counter()
+    for _ in range(events // 10):
+        app.save(*[Probe(payload=payload) for _ in range(10)])
+    batched = events / (time.perf_counter() - started)
+    singles = max(200, events // 5)
+    started = time.perf_counter()
+    for _ in range(singles):
+        app.save(Probe(payload=payload))
+    single = singles / (time.perf_counter() - started)
+    total = 0
+    started = time.perf_counter()
+    position = 0
+    while True:
+        notes = app.recorder.select_notifications(position, 1000, inclusive_of_start=False)
+        if not notes:
+            break
+        for note in notes:
+            app.mapper.to_domain_event(note)
+        total += len(notes)
+        position = notes[-1].id
+    read = total / (time.perf_counter() - started)
+    app.close()
+    return StoreRates(batched, single, read)
+
+
+def new_id() -> str:
+    return str(uuid4())

@@ -1,0 +1,370 @@
+"""The system under load: the four services as processes on one nats-server, driven through
+their public gRPC APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import nats
+import psutil
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from arc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
+from arc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
+from arc_contracts import MasteryChangedV1, decode
+from arc_platform.bus import last_sequence
+from arc_platform.devstack import SERVICES, NatsServer, ServiceProcess, free_port, service_env
+from bench.workload import SECTION_SIZE, Network
+
+SCALE = catalog_pb2.ProficiencyScale(
+    name="Four-point",
+    levels=[catalog_pb2.ScaleLevel(value=v, label=f"L{v}") for v in (1, 2, 3, 4)],
+    mastery_threshold=3,
+)
+
+
+def stamp(value: datetime) -> Timestamp:
+    result = Timestamp()
+    result.FromDatetime(value)
+    return result
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+@dataclass
+class Stack:
+    """nats-server and the four services, on SQLite (database_url None) or PostgreSQL."""
+
+    root: Path
+    database_url: str | None
+    nats: NatsServer | None = None
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    def start(self) -> Stack:
+        self.nats = NatsServer(self.root / "nats").start()
+        for name in SERVICES:
+            self.processes[name] = self.service(name).start()
+        return self
+
+    def service(self, name: str, command: str = "serve", **extra: str) -> ServiceProcess:
+        assert self.nats is not None
+        port = self.processes[name].grpc_port if name in self.processes else free_port()
+        env = service_env(
+            name,
+            self.nats.url,
+            self.root / "data",
+            port,
+            self.database_url,
+            {"ARC_HTTP_PORT": str(free_port()), "ARC_RELAY_POLL_SECONDS": "0.02", **extra},
+        )
+        return ServiceProcess(name, env, command, log_path=self.root / "logs" / f"{name}.log")
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+        if self.nats:
+            self.nats.stop()
+
+    def channel(self, name: str) -> grpc.aio.Channel:
+        return grpc.aio.insecure_channel(f"127.0.0.1:{self.processes[name].grpc_port}")
+
+
+async def define_outcomes(stack: Stack, network: Network) -> None:
+    async with stack.channel("catalog") as channel:
+        catalog = catalog_pb2_grpc.CatalogServiceStub(channel)
+        for outcome in network.outcomes:
+            await catalog.DefineOutcome(
+                catalog_pb2.DefineOutcomeRequest(
+                    outcome_id=outcome, code=outcome.upper(), statement="I can", scale=SCALE
+                )
+            )
+    async with stack.channel("evidence") as channel:
+        evidence = evidence_pb2_grpc.EvidenceServiceStub(channel)
+        for outcome in network.outcomes:  # wait until evidence has learned every outcome
+            for _ in range(400):
+                try:
+                    await evidence.RecordAttempt(
+                        single("bench-warmup", outcome, 1, datetime.now(UTC))
+                    )
+                    break
+                except grpc.aio.AioRpcError:
+                    await asyncio.sleep(0.05)
+
+
+def single(
+    student: str, outcome: str, score: int, when: datetime
+) -> evidence_pb2.RecordAttemptRequest:
+    return evidence_pb2.RecordAttemptRequest(
+        student_id=student,
+        outcome_id=outcome,
+        score=score,
+        assessed_at=stamp(when),
+        recorded_by="bench",
+    )
+
+
+@dataclass(frozen=True)
+class Ingest:
+    attempts: int
+    seconds: float
+    accepted: list[tuple[str, str]]  # (student, attempt id)
+
+    @property
+    def rate(self) -> float:
+        return self.attempts / self.seconds
+
+
+async def ingest_batched(
+    stack: Stack, network: Network, in_flight: int = 4, progress: Any = None
+) -> Ingest:
+    """Every assessment as one class batch (a row per student) through RecordBatch."""
+    ids: list[tuple[str, str]] = []
+    queue = list(network.assessments)
+    count = 0
+    async with stack.channel("evidence") as channel:
+        evidence = evidence_pb2_grpc.EvidenceServiceStub(channel)
+
+        async def worker() -> None:
+            nonlocal count
+            while queue:
+                sitting = queue.pop()
+                outcome = network.outcomes[sitting.outcome]
+                reply = await evidence.RecordBatch(
+                    evidence_pb2.RecordBatchRequest(
+                        recorded_by="bench",
+                        assessed_at=stamp(sitting.assessed_at),
+                        assessment_ref=f"sitting-{sitting.section}-{sitting.outcome}-{sitting.assessed_at:%j}",
+                        rows=[
+                            evidence_pb2.BatchRow(
+                                student_id=student,
+                                scores=[
+                                    evidence_pb2.OutcomeScore(outcome_id=outcome, score=str(score))
+                                ],
+                            )
+                            for student, score in sitting.scores
+                        ],
+                    )
+                )
+                for row in reply.rows:
+                    ids.extend((row.student_id, a) for a in row.attempt_ids)
+                count += len(sitting.scores)
+                if progress:
+                    progress(len(sitting.scores))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+        elapsed = time.perf_counter() - started
+    return Ingest(count, elapsed, ids)
+
+
+async def ingest_single(
+    stack: Stack, network: Network, attempts: int, in_flight: int = 16
+) -> Ingest:
+    rng = random.Random(7)
+    ids: list[tuple[str, str]] = []
+    async with stack.channel("evidence") as channel:
+        evidence = evidence_pb2_grpc.EvidenceServiceStub(channel)
+        remaining = attempts
+
+        async def worker() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                student = rng.choice(network.students)
+                reply = await evidence.RecordAttempt(
+                    single(
+                        student,
+                        rng.choice(network.outcomes),
+                        rng.randint(1, 4),
+                        datetime.now(UTC) - timedelta(days=1),
+                    )
+                )
+                ids.append((student, reply.attempt_id))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+        elapsed = time.perf_counter() - started
+    return Ingest(attempts, elapsed, ids)
+
+
+async def void_some(stack: Stack, accepted: list[tuple[str, str]], fraction: float) -> int:
+    """Void a share of the attempts, as teachers correct mistakes."""
+    rng = random.Random(11)
+    chosen = rng.sample(accepted, int(len(accepted) * fraction))
+    async with stack.channel("evidence") as channel:
+        evidence = evidence_pb2_grpc.EvidenceServiceStub(channel)
+        for student, attempt_id in chosen:
+            await evidence.VoidAttempt(
+                evidence_pb2.VoidAttemptRequest(
+                    student_id=student,
+                    attempt_id=attempt_id,
+                    reason="entered in error",
+                    voided_by="bench",
+                )
+            )
+    return len(chosen)
+
+
+@dataclass(frozen=True)
+class Latency:
+    offered_rate: float
+    sent: int
+    received: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    backlog_samples: list[int]
+    throughput_in: float
+    throughput_out: float
+
+
+async def end_to_end(stack: Stack, network: Network, rate: float, seconds: float) -> Latency:
+    """Attempts at a steady ``rate``; each one flips its student's level (1, 2, 1, 2…), so each
+    must produce one MasteryChanged. Latency: accepted → MasteryChanged received."""
+    assert stack.nats is not None
+    nc = await nats.connect(stack.nats.url)
+    arrived: dict[str, float] = {}
+
+    async def on_change(msg: Any) -> None:
+        _, event = decode(msg.headers, msg.data)
+        if isinstance(event, MasteryChangedV1) and event.cause.attempt_id:
+            arrived.setdefault(event.cause.attempt_id, time.perf_counter())
+
+    await nc.subscribe(MasteryChangedV1.subscription_subject(), cb=on_change)
+    accepted: dict[str, float] = {}
+    backlog: list[int] = []
+    students = [f"latency-{n:04d}" for n in range(200)]
+    flip: dict[str, int] = {}
+    async with stack.channel("evidence") as channel:
+        evidence = evidence_pb2_grpc.EvidenceServiceStub(channel)
+        interval = 1.0 / rate
+        started = time.perf_counter()
+        tasks = []
+        n = 0
+
+        async def send(student: str, score: int) -> None:
+            reply = await evidence.RecordAttempt(
+                single(student, network.outcomes[0], score, datetime.now(UTC))
+            )
+            accepted[reply.attempt_id] = time.perf_counter()
+
+        next_sample = started + 1.0
+        while (now := time.perf_counter()) - started < seconds:
+            student = students[n % len(students)]
+            flip[student] = 2 if flip.get(student) == 1 else 1
+            tasks.append(asyncio.create_task(send(student, flip[student])))
+            n += 1
+            if now >= next_sample:
+                backlog.append(len(accepted) - sum(1 for a in accepted if a in arrived))
+                next_sample += 1.0
+            await asyncio.sleep(max(0.0, started + n * interval - time.perf_counter()))
+        await asyncio.gather(*tasks)
+        sent_elapsed = time.perf_counter() - started
+        deadline = time.perf_counter() + 30
+        # Polls a dict the subscription callback fills.
+        while time.perf_counter() < deadline and any(a not in arrived for a in accepted):  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        done_elapsed = time.perf_counter() - started
+    await nc.close()
+    latencies = [(arrived[a] - t) * 1000 for a, t in accepted.items() if a in arrived]
+    return Latency(
+        offered_rate=rate,
+        sent=len(accepted),
+        received=len(latencies),
+        p50_ms=percentile(latencies, 0.50),
+        p95_ms=percentile(latencies, 0.95),
+        p99_ms=percentile(latencies, 0.99),
+        backlog_samples=backlog,
+        throughput_in=len(accepted) / sent_elapsed,
+        throughput_out=len(latencies) / done_elapsed,
+    )
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    events: int
+    seconds: float
+    peak_rss_mb: float
+    baseline_rss_mb: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+
+async def rebuild_mastery(stack: Stack, into: str) -> Rebuild:
+    """``arc-mastery rebuild`` into a fresh store; events/s and the process's peak memory."""
+    assert stack.nats is not None
+    nc = await nats.connect(stack.nats.url)
+    js = nc.jetstream()
+    events = await last_sequence(js, "evidence") + await last_sequence(js, "catalog")
+    await nc.close()
+    baseline = await idle_rss(stack)
+    process = stack.service("mastery", f"rebuild --no-compare --into {into}")
+    started = time.perf_counter()
+    process.start(wait=False)
+    assert process.process is not None
+    peak = 0.0
+    watched = psutil.Process(process.process.pid)
+    while process.process.poll() is None:
+        try:
+            peak = max(peak, watched.memory_info().rss / 2**20)
+        except psutil.NoSuchProcess:
+            break
+        await asyncio.sleep(0.1)
+    elapsed = time.perf_counter() - started
+    if process.process.returncode != 0:
+        raise RuntimeError(f"rebuild failed; see {process.log_path}")
+    return Rebuild(events, elapsed, peak, baseline)
+
+
+async def idle_rss(stack: Stack) -> float:
+    """Memory of a mastery process with nothing in it: what a projection costs on top."""
+    process = stack.service(
+        "mastery",
+        "serve",
+        ARC_DATA_DIR=str(stack.root / "idle"),
+        ARC_DATABASE_SCHEMA="bench_idle",
+        ARC_RELAY_ENABLED="false",
+        ARC_PARTITION_IDS="",
+    )
+    process.start()
+    assert process.process is not None
+    rss = psutil.Process(process.process.pid).memory_info().rss / 2**20
+    process.stop()
+    return float(rss)
+
+
+async def caught_up(stack: Stack, timeout: float = 600) -> float:
+    """Seconds until mastery has published for everything recorded (stream ends stop moving)."""
+    assert stack.nats is not None
+    nc = await nats.connect(stack.nats.url)
+    js = nc.jetstream()
+    started = time.perf_counter()
+    previous = -1
+    stable = 0
+    while time.perf_counter() - started < timeout:
+        current = await last_sequence(js, "mastery")
+        stable = stable + 1 if current == previous else 0
+        if stable >= 10:
+            break
+        previous = current
+        await asyncio.sleep(0.2)
+    await nc.close()
+    return time.perf_counter() - started
+
+
+__all__ = ["SECTION_SIZE", "statistics"]
