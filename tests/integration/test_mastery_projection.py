@@ -4,6 +4,9 @@ voids, policy and scale changes, explanations, as-of questions, roll-ups, replay
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -299,3 +302,47 @@ def test_replay_and_rebuild_comparison(
     assert difference.student_id == "fay"
     again.close()
     assert all(isinstance(e, StudentOutcomeMastery.Event) for e in app.history("fay", "rp.1"))
+
+
+def test_the_replay_command_prints_each_step_with_the_value_after(
+    app: MasteryApplication, tmp_path: Path, database_url: str | None
+) -> None:
+    feed = Feed(app)
+    feed.send("catalog", outcome("rp.1"))
+    first = attempt("gus", "rp.1", 2, 1)
+    feed.send("evidence", first, attempt("gus", "rp.1", 4, 2))
+    feed.send(
+        "evidence",
+        AttemptVoidedV1(
+            attempt_id=first.attempt_id,
+            student_id="gus",
+            outcome_id="rp.1",
+            reason="copied work",
+            voided_by="t",
+            voided_at=DAY0 + timedelta(days=3),
+        ),
+    )
+    env = {**os.environ, "ARC_DATA_DIR": str(tmp_path), "ARC_PARTITIONS": "3", "COLUMNS": "200"}
+    if database_url:
+        env |= {"ARC_DATABASE_URL": database_url, "ARC_DATABASE_SCHEMA": "mastery"}
+    done = subprocess.run(
+        [sys.executable, "-m", "arc_mastery", "replay", "gus"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if "rp.1" in line]
+    assert any("void of" in line and "copied work" in line for line in lines)
+    assert "4.00 Exceeds [mastered]" in lines[-1]
+    missing = subprocess.run(
+        [sys.executable, "-m", "arc_mastery", "replay", "nobody"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert missing.returncode == 1 and "no mastery history" in missing.stdout

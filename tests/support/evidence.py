@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,10 +22,12 @@ from arc_contracts import (
     PersonDefinedV1,
     ProficiencyScaleV1,
     SectionDefinedV1,
+    decode,
     encode,
 )
 from arc_evidence.rules import KnownOutcome, KnownSection, StudentStanding
 from arc_platform import bus
+from arc_platform.devstack import ServiceProcess
 
 FOUR_LEVELS = ProficiencyScaleV1.model_validate(
     {
@@ -164,3 +166,50 @@ async def wait_for_http(base_url: str, timeout: float = 30.0) -> None:
 
 def decimal(value: str | int) -> Decimal:
     return Decimal(str(value))
+
+
+async def define_catalog(nats_url: str, evidence_http: str, *events: ContractEvent) -> None:
+    """Publish catalog events and wait until evidence's catalog view has read them all."""
+    await publish(nats_url, *events)
+    nc = await nats.connect(nats_url)
+    try:
+        end = await bus.last_sequence(nc.jetstream(), "catalog")
+    finally:
+        await nc.close()
+    deadline = asyncio.get_running_loop().time() + 30
+    async with httpx.AsyncClient(base_url=evidence_http) as client:
+        while True:
+            positions = (await client.get("/api/v1/catalog-view")).json()["positions"]
+            if positions.get("ARC_CATALOG", 0) >= end:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"evidence's catalog view stayed at {positions}, not {end}")
+            await asyncio.sleep(0.05)
+
+
+async def published_evidence(nats_url: str, count: int, timeout: float = 30) -> list[ContractEvent]:
+    """The first ``count`` events on the evidence stream, decoded (waits for them)."""
+    nc = await nats.connect(nats_url)
+    found: list[ContractEvent] = []
+    try:
+        subscription = await nc.jetstream().subscribe("arc.evidence.>", ordered_consumer=True)
+        while len(found) < count:
+            msg = await subscription.next_msg(timeout=timeout)
+            found.append(decode(msg.headers, msg.data)[1])
+        await subscription.unsubscribe()
+    finally:
+        await nc.close()
+    return found
+
+
+async def evidence_stream_length(nats_url: str) -> int:
+    nc = await nats.connect(nats_url)
+    try:
+        return await bus.last_sequence(nc.jetstream(), "evidence")
+    finally:
+        await nc.close()
+
+
+def http_url(processes: Mapping[str, ServiceProcess], name: str = "evidence") -> str:
+    """The HTTP address of a service the stack started (always on a free port)."""
+    return f"http://127.0.0.1:{processes[name].env['ARC_HTTP_PORT']}"

@@ -1,12 +1,19 @@
-"""Composition root of the catalog service."""
+"""Composition root of the catalog service: gRPC and HTTP APIs over one store, its index, and
+the outbox relay. ``arc-catalog import-case FILE`` and ``arc-catalog import-oneroster DIR`` are
+clients of a running catalog (see :mod:`arc_catalog.cli`)."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+
 from arc.catalog.v1 import catalog_pb2_grpc
 from arc_catalog import published
-from arc_catalog.application import CatalogApplication
+from arc_catalog.application import open_catalog
 from arc_catalog.grpc_api import CatalogServicer
+from arc_catalog.http_api import create_app
 from arc_platform.cli import make_relay, run_cli
+from arc_platform.http import http_loop
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
@@ -17,30 +24,44 @@ CONTEXT = "catalog"
 class CatalogSettings(ServiceSettings):
     service_name: str = "catalog"
     grpc_port: int = 50051
+    http_port: int = 8081
 
 
 async def serve(runtime: Runtime) -> Wiring:
-    app = open_application(CatalogApplication, runtime.settings)
-    relay = make_relay(runtime, app, published.translate, CONTEXT)
-    servicer = CatalogServicer(app, on_recorded=relay.wake)
-    loops = [relay.run] if runtime.settings.relay_enabled else []
+    settings = runtime.settings
+    catalog = await asyncio.to_thread(open_catalog, settings)
+    relay = make_relay(runtime, catalog.store, published.translate, CONTEXT)
+    loop = asyncio.get_running_loop()
+
+    def wake_relay() -> None:  # safe from any thread
+        loop.call_soon_threadsafe(relay.wake)
+
+    servicer = CatalogServicer(catalog, on_recorded=wake_relay)
+    http = http_loop(create_app(catalog, wake_relay), settings.http_host, settings.http_port)
+    loops = [relay.run, http] if settings.relay_enabled else [http]
     return Wiring(
         servicers=[
             lambda server: catalog_pb2_grpc.add_CatalogServiceServicer_to_server(servicer, server)
         ],
         service_names=["arc.catalog.v1.CatalogService"],
         loops=loops,
-        on_stop=[app.close],
+        on_stop=[catalog.close],
     )
 
 
 async def relay_only(runtime: Runtime) -> Wiring:
-    app = open_application(CatalogApplication, runtime.settings)
-    relay = make_relay(runtime, app, published.translate, CONTEXT)
-    return Wiring(servicers=[], service_names=[], loops=[relay.run], on_stop=[app.close])
+    from arc_catalog.core import CatalogStore
+
+    store = open_application(CatalogStore, runtime.settings)
+    relay = make_relay(runtime, store, published.translate, CONTEXT)
+    return Wiring(servicers=[], service_names=[], loops=[relay.run], on_stop=[store.close])
 
 
 def main() -> None:
+    from arc_catalog import cli
+
+    if len(sys.argv) > 1 and sys.argv[1] in cli.COMMANDS:
+        sys.exit(cli.main(sys.argv[1:]))
     run_cli(CatalogSettings(), {"serve": serve, "relay": relay_only})
 
 

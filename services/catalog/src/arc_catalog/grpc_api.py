@@ -8,7 +8,7 @@ import io
 import json
 import zipfile
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import grpc
 from eventsourcing.persistence import IntegrityError
@@ -19,12 +19,13 @@ from arc_catalog import grpc_messages as msg
 from arc_catalog.application import Catalog
 from arc_catalog.core import Saved
 from arc_catalog.domain.errors import InvalidDefinition, NotFound
+from arc_catalog.domain.records import ScaleSnapshot
 from arc_catalog.usecases.imports import ImportResult
 from arc_platform.grpc_server import FieldViolation, abort_with
 from arc_platform.telemetry import current_traceparent
 
 T = TypeVar("T")
-Context = grpc.aio.ServicerContext  # type: ignore[type-arg]
+Context: TypeAlias = grpc.aio.ServicerContext  # type: ignore[type-arg]
 
 
 async def call(context: Context, work: Callable[[], T]) -> T:
@@ -78,8 +79,6 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         )
 
     async def GetScale(self, request: pb.GetScaleRequest, context: Context) -> pb.ProficiencyScale:
-        from arc_catalog.domain.records import ScaleSnapshot
-
         found = await call(
             context, lambda: self.catalog.get_scale(request.scale_id, request.revision or None)
         )
@@ -88,8 +87,6 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
     async def ListScales(
         self, request: pb.ListScalesRequest, context: Context
     ) -> pb.ListScalesResponse:
-        from arc_catalog.domain.records import ScaleSnapshot
-
         found = await call(context, self.catalog.list_scales)
         return pb.ListScalesResponse(
             scales=[msg.scale_message(ScaleSnapshot(s.key, s.revision, s.value)) for s in found]

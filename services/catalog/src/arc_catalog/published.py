@@ -181,7 +181,6 @@ def _person(key: str, revision: int, data: dict[str, Any]) -> ContractEvent:
         school_ids=person.school_ids,
         guardian_of=person.guardian_of,
         active=person.active,
-        email=person.email,
         grade_levels=person.grade_levels,
     )
 

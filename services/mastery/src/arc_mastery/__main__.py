@@ -173,16 +173,18 @@ def report_differences(runtime: Runtime, fresh: MasteryApplication, console: Con
 
 
 def print_replay(student_id: str, outcome_id: str | None) -> int:
+    """One line per step (plain text, so that an auditor can grep and diff it)."""
     settings = MasterySettings()
     app = open_mastery(settings)
-    table = Table("when", "outcome", "event", "standing after", title=f"history of {student_id}")
-    steps = 0
-    for step in replay(app, student_id, outcome_id):
-        table.add_row(step.when, step.outcome_id, step.what, step.value_after)
-        steps += 1
+    steps = list(replay(app, student_id, outcome_id))
     app.close()
-    Console().print(table if steps else f"no mastery history for {student_id}")
-    return 0 if steps else 1
+    if not steps:
+        print(f"no mastery history for {student_id}")
+        return 1
+    print(f"history of {student_id}: when | outcome | event | standing after")
+    for step in steps:
+        print(f"{step.when} | {step.outcome_id} | {step.what} | {step.value_after}")
+    return 0
 
 
 def main() -> None:

@@ -35,7 +35,16 @@ def _adapter(kind: type[Any]) -> TypeAdapter[Any]:
 
 
 def to_primitive(value: Any) -> dict[str, Any]:
-    return cast(dict[str, Any], _adapter(type(value)).dump_python(value, mode="python"))
+    """Dicts, lists, strings, numbers and Decimals: what a stored event holds once read back."""
+    return cast(dict[str, Any], _lists(_adapter(type(value)).dump_python(value, mode="python")))
+
+
+def _lists(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _lists(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_lists(item) for item in value]
+    return value
 
 
 def from_primitive(kind: type[T], data: Any) -> T:

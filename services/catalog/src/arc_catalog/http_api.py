@@ -1,0 +1,402 @@
+"""HTTP/JSON adapter of the catalog: the same commands and queries as gRPC, documented by
+FastAPI's OpenAPI document at ``/openapi.json`` (and ``/docs``). No rules here.
+
+Decimals travel as JSON strings ("2.5") in replies and are accepted as numbers or strings.
+Rule violations answer 422 with every field at fault; unknown entries 404; a concurrent
+change 409. Nothing is written by a refused request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+
+from eventsourcing.persistence import IntegrityError
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from arc_catalog.application import Catalog
+from arc_catalog.core import Saved, Versioned
+from arc_catalog.domain.errors import InvalidDefinition, NotFound
+from arc_catalog.domain.outcomes import FrameworkDefinition, Group, OutcomeDefinition
+from arc_catalog.domain.policies import EffectivePolicy, GradeBand, Policy
+from arc_catalog.domain.records import OutcomeState
+from arc_catalog.domain.rosters import Course, Org, Person, Section, Term
+from arc_catalog.domain.scales import ProficiencyScale
+from arc_catalog.domain.settings import NetworkSettings
+from arc_catalog.grpc_api import unzip
+from arc_catalog.usecases.imports import ImportResult
+from arc_platform.telemetry import current_traceparent
+
+T = TypeVar("T")
+Revision = Annotated[int | None, Query(ge=1, description="A past revision; omit for the current")]
+
+
+class OutcomeInput(BaseModel):
+    """An outcome's whole definition. Give ``scale_id`` (a defined scale) or an inline
+    ``scale`` (defined under ``scale_id`` or its name, or reused if identical), or neither to
+    keep the outcome's scale or use the network default."""
+
+    code: str
+    statement: str
+    scale_id: str = ""
+    scale: ProficiencyScale | None = None
+    framework_id: str | None = None
+    parent_id: str | None = None
+    description: str | None = None
+    grade_levels: tuple[str, ...] = ()
+    subject_area: str | None = None
+    tags: tuple[str, ...] = Field((), examples=[["academic"]])
+    aligned_to: tuple[str, ...] = ()
+
+
+class FrameworkInput(BaseModel):
+    title: str
+    description: str | None = None
+    subject_area: str | None = None
+    version: str | None = None
+    adoption_status: str | None = None
+
+
+class GroupInput(BaseModel):
+    code: str = ""
+    title: str
+    description: str | None = None
+    parent_id: str | None = None
+
+
+class PolicyInput(BaseModel):
+    method: str = Field(examples=["decaying_average"])
+    params: dict[str, str] = Field(default_factory=dict, examples=[{"w": "0.65"}])
+    excluded_evidence_tags: tuple[str, ...] = ()
+    academic_outcome_tags: tuple[str, ...] = ()
+    report_card: tuple[GradeBand, ...] = ()
+
+
+class EnrollmentInput(BaseModel):
+    person_id: str
+    role: Literal["student", "teacher"] = "student"
+
+
+@dataclass(frozen=True)
+class TreeEntry:
+    depth: int
+    outcome: Versioned[OutcomeState]
+
+
+@dataclass(frozen=True)
+class TreeOut:
+    framework: Versioned[FrameworkDefinition]
+    outcomes: list[TreeEntry]
+
+
+def create_app(catalog: Catalog, on_recorded: Callable[[], None] = lambda: None) -> FastAPI:
+    app = FastAPI(
+        title="Mastery Arc catalog",
+        version="1",
+        description=__doc__,
+    )
+
+    async def query(work: Callable[[], T]) -> T:
+        return await asyncio.to_thread(work)
+
+    async def command(work: Callable[[str], Saved]) -> Saved:
+        traceparent = current_traceparent()
+        saved = await asyncio.to_thread(work, traceparent)
+        if saved.position is not None:
+            on_recorded()
+        return saved
+
+    @app.exception_handler(InvalidDefinition)
+    async def invalid(_: Request, exc: InvalidDefinition) -> JSONResponse:
+        detail = [
+            {"loc": ["body", v.field], "field": v.field, "msg": v.description, "type": "invalid"}
+            for v in exc.violations
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=404)
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
+        detail = "changed concurrently by another writer; try again"
+        return JSONResponse({"detail": detail}, status_code=409)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # --- settings and scales --------------------------------------------------------------
+
+    @app.get("/api/v1/settings", tags=["settings"])
+    async def get_settings() -> Versioned[NetworkSettings]:
+        """Network name, default scale, and the UI labels (e.g. outcome → "competency")."""
+        return await query(catalog.settings)
+
+    @app.put("/api/v1/settings", tags=["settings"])
+    async def put_settings(settings: NetworkSettings) -> Saved:
+        return await command(lambda tp: catalog.set_settings(settings, tp))
+
+    @app.get("/api/v1/scales", tags=["scales"])
+    async def list_scales() -> list[Versioned[ProficiencyScale]]:
+        return await query(catalog.list_scales)
+
+    @app.get("/api/v1/scales/{scale_id}", tags=["scales"])
+    async def get_scale(scale_id: str, revision: Revision = None) -> Versioned[ProficiencyScale]:
+        return await query(lambda: catalog.get_scale(scale_id, revision))
+
+    @app.put("/api/v1/scales/{scale_id}", tags=["scales"])
+    async def put_scale(scale_id: str, scale: ProficiencyScale) -> Saved:
+        """Define or revise a scale; a revision also revises every outcome on it."""
+        return await command(lambda tp: catalog.define_scale(scale_id, scale, tp))
+
+    # --- outcomes and frameworks -------------------------------------------------------------
+
+    def define_outcome(outcome_id: str, body: OutcomeInput, tp: str) -> Saved:
+        fields = body.model_dump(exclude={"scale"})
+        definition = OutcomeDefinition(**fields)
+        return catalog.define_outcome(outcome_id, definition, body.scale, tp)
+
+    @app.get("/api/v1/outcomes", tags=["outcomes"])
+    async def list_outcomes(
+        framework_id: str | None = None,
+        scale_id: str | None = None,
+        tag: str | None = None,
+        include_retired: bool = False,
+    ) -> list[Versioned[OutcomeState]]:
+        return await query(
+            lambda: catalog.list_outcomes(framework_id, scale_id, tag, include_retired)
+        )
+
+    @app.post("/api/v1/outcomes", tags=["outcomes"])
+    async def post_outcome(body: OutcomeInput) -> Saved:
+        """Define an outcome whose id is made from its code (``ISTE 1.3.a`` → ``iste-1.3.a``)."""
+        return await command(lambda tp: define_outcome("", body, tp))
+
+    @app.get("/api/v1/outcomes/{outcome_id}", tags=["outcomes"])
+    async def get_outcome(outcome_id: str, revision: Revision = None) -> Versioned[OutcomeState]:
+        return await query(lambda: catalog.get_outcome(outcome_id, revision))
+
+    @app.put("/api/v1/outcomes/{outcome_id}", tags=["outcomes"])
+    async def put_outcome(outcome_id: str, body: OutcomeInput) -> Saved:
+        return await command(lambda tp: define_outcome(outcome_id, body, tp))
+
+    @app.post("/api/v1/outcomes/{outcome_id}/retire", tags=["outcomes"])
+    async def retire_outcome(outcome_id: str) -> Saved:
+        return await command(lambda tp: catalog.retire_outcome(outcome_id, tp))
+
+    @app.get("/api/v1/frameworks", tags=["frameworks"])
+    async def list_frameworks() -> list[Versioned[FrameworkDefinition]]:
+        return await query(catalog.list_frameworks)
+
+    @app.get("/api/v1/frameworks/{framework_id}", tags=["frameworks"])
+    async def get_framework(framework_id: str) -> TreeOut:
+        """The framework with its groups, and its outcomes parents first, with their depth."""
+        tree = await query(lambda: catalog.get_framework(framework_id))
+        return TreeOut(tree.framework, [TreeEntry(d, o) for d, o in tree.outcomes])
+
+    @app.put("/api/v1/frameworks/{framework_id}", tags=["frameworks"])
+    async def put_framework(framework_id: str, body: FrameworkInput) -> Saved:
+        definition = FrameworkDefinition(**body.model_dump())
+        return await command(lambda tp: catalog.define_framework(framework_id, definition, tp))
+
+    @app.put("/api/v1/frameworks/{framework_id}/groups/{group_id}", tags=["frameworks"])
+    async def put_group(framework_id: str, group_id: str, body: GroupInput) -> Saved:
+        group = Group(group_id=group_id, **{**body.model_dump(), "code": body.code or group_id})
+        return await command(lambda tp: catalog.define_group(framework_id, group, tp))
+
+    @app.delete("/api/v1/frameworks/{framework_id}/groups/{group_id}", tags=["frameworks"])
+    async def delete_group(framework_id: str, group_id: str) -> Saved:
+        return await command(lambda tp: catalog.remove_group(framework_id, group_id, tp))
+
+    @app.get("/api/v1/frameworks/{framework_id}/case", tags=["frameworks"])
+    async def export_case(framework_id: str) -> dict[str, Any]:
+        """The framework as a CASE 1.0 package (CFPackage JSON)."""
+        return await query(lambda: catalog.export_case(framework_id))
+
+    # --- imports ---------------------------------------------------------------------------
+
+    @app.post(
+        "/api/v1/imports/case",
+        tags=["imports"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+                "description": "A CASE 1.0 CFPackage",
+            }
+        },
+    )
+    async def import_case(
+        request: Request, framework_id: str | None = None, scale_id: str | None = None
+    ) -> ImportResult:
+        """Import a CASE package, all or nothing; a newer version records revisions."""
+        content = await request.body()
+        traceparent = current_traceparent()
+        result = await query(
+            lambda: catalog.import_case(content, framework_id, scale_id, traceparent)
+        )
+        if result.position is not None:
+            on_recorded()
+        return result
+
+    @app.post(
+        "/api/v1/imports/oneroster",
+        tags=["imports"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+                "description": "A OneRoster 1.1 or 1.2 CSV bulk set, zipped",
+            }
+        },
+    )
+    async def import_oneroster(request: Request) -> ImportResult:
+        """Import a OneRoster bulk set, all or nothing; bad rows are reported by file, line
+        and column."""
+        archive = await request.body()
+        traceparent = current_traceparent()
+        result = await query(lambda: catalog.import_oneroster(unzip(archive), traceparent))
+        if result.position is not None:
+            on_recorded()
+        return result
+
+    # --- policies ----------------------------------------------------------------------------
+
+    def set_policy(scope: str, scope_id: str | None, body: PolicyInput, tp: str) -> Saved:
+        policy = Policy(scope=scope, scope_id=scope_id, **body.model_dump())  # type: ignore[arg-type]
+        return catalog.set_policy(policy, tp)
+
+    @app.get("/api/v1/policies", tags=["policies"])
+    async def list_policies(
+        scope: Literal["network", "course", "outcome"] | None = None,
+    ) -> list[Versioned[Policy]]:
+        return await query(lambda: catalog.list_policies(scope))
+
+    @app.get("/api/v1/policies/resolve", tags=["policies"])
+    async def resolve_policy(
+        course_id: str | None = None, outcome_id: str | None = None
+    ) -> EffectivePolicy:
+        """The policy that applies to an outcome in a course: outcome over course over
+        network, and where each part comes from."""
+        return await query(lambda: catalog.effective_policy(course_id, outcome_id))
+
+    @app.get("/api/v1/policies/{policy_id}", tags=["policies"])
+    async def get_policy(policy_id: str, revision: Revision = None) -> Versioned[Policy]:
+        return await query(lambda: catalog.get_policy(policy_id, revision))
+
+    @app.put("/api/v1/policies/network", tags=["policies"])
+    async def put_network_policy(body: PolicyInput) -> Saved:
+        return await command(lambda tp: set_policy("network", None, body, tp))
+
+    @app.put("/api/v1/policies/{scope}/{scope_id}", tags=["policies"])
+    async def put_policy(
+        scope: Literal["course", "outcome"], scope_id: str, body: PolicyInput
+    ) -> Saved:
+        return await command(lambda tp: set_policy(scope, scope_id, body, tp))
+
+    @app.delete("/api/v1/policies/{scope}/{scope_id}", tags=["policies"])
+    async def delete_policy(scope: Literal["course", "outcome"], scope_id: str) -> Saved:
+        """Remove an override: the wider policy applies again."""
+        return await command(lambda tp: catalog.retire_policy(scope, scope_id, tp))
+
+    # --- courses, terms, schools, sections, people ----------------------------------------------
+
+    @app.get("/api/v1/courses", tags=["courses"])
+    async def list_courses(
+        school_id: str | None = None, outcome_id: str | None = None
+    ) -> list[Versioned[Course]]:
+        return await query(lambda: catalog.list_courses(school_id, outcome_id))
+
+    @app.get("/api/v1/courses/{course_id}", tags=["courses"])
+    async def get_course(course_id: str, revision: Revision = None) -> Versioned[Course]:
+        return await query(lambda: catalog.get_course(course_id, revision))
+
+    @app.put("/api/v1/courses/{course_id}", tags=["courses"])
+    async def put_course(course_id: str, course: Course) -> Saved:
+        """A course and the outcomes it assesses (``power: true`` for power outcomes)."""
+        return await command(lambda tp: catalog.define_course(course_id, course, tp))
+
+    @app.get("/api/v1/terms", tags=["terms"])
+    async def list_terms() -> list[Versioned[Term]]:
+        return await query(catalog.list_terms)
+
+    @app.get("/api/v1/terms/{term_id}", tags=["terms"])
+    async def get_term(term_id: str, revision: Revision = None) -> Versioned[Term]:
+        return await query(lambda: catalog.get_term(term_id, revision))
+
+    @app.put("/api/v1/terms/{term_id}", tags=["terms"])
+    async def put_term(term_id: str, term: Term) -> Saved:
+        return await command(lambda tp: catalog.define_term(term_id, term, tp))
+
+    @app.get("/api/v1/orgs", tags=["orgs"])
+    async def list_orgs() -> list[Versioned[Org]]:
+        return await query(catalog.list_orgs)
+
+    @app.get("/api/v1/orgs/{org_id}", tags=["orgs"])
+    async def get_org(org_id: str, revision: Revision = None) -> Versioned[Org]:
+        return await query(lambda: catalog.get_org(org_id, revision))
+
+    @app.put("/api/v1/orgs/{org_id}", tags=["orgs"])
+    async def put_org(org_id: str, org: Org) -> Saved:
+        return await command(lambda tp: catalog.define_org(org_id, org, tp))
+
+    @app.get("/api/v1/sections", tags=["sections"])
+    async def list_sections(
+        course_id: str | None = None,
+        term_id: str | None = None,
+        school_id: str | None = None,
+        teacher_id: str | None = None,
+        student_id: str | None = None,
+    ) -> list[Versioned[Section]]:
+        """Sections, e.g. those a teacher teaches or a student is enrolled in."""
+        return await query(
+            lambda: catalog.list_sections(course_id, term_id, school_id, teacher_id, student_id)
+        )
+
+    @app.get("/api/v1/sections/{section_id}", tags=["sections"])
+    async def get_section(section_id: str, revision: Revision = None) -> Versioned[Section]:
+        return await query(lambda: catalog.get_section(section_id, revision))
+
+    @app.put("/api/v1/sections/{section_id}", tags=["sections"])
+    async def put_section(section_id: str, section: Section) -> Saved:
+        return await command(lambda tp: catalog.define_section(section_id, section, tp))
+
+    @app.post("/api/v1/sections/{section_id}/enrollments", tags=["sections"])
+    async def enroll(section_id: str, body: EnrollmentInput) -> Saved:
+        return await command(lambda tp: catalog.enroll(section_id, body.person_id, body.role, tp))
+
+    @app.delete("/api/v1/sections/{section_id}/enrollments/{person_id}", tags=["sections"])
+    async def unenroll(section_id: str, person_id: str) -> Saved:
+        return await command(lambda tp: catalog.unenroll(section_id, person_id, tp))
+
+    @app.get("/api/v1/people", tags=["people"])
+    async def list_people(
+        role: Literal["student", "teacher", "guardian", "administrator"] | None = None,
+        school_id: str | None = None,
+        guardian_of: Annotated[str | None, Query(description="A student: their guardians")] = None,
+        after: str = "",
+        limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    ) -> list[Versioned[Person]]:
+        return await query(
+            lambda: catalog.list_people(role, school_id, guardian_of, after=after, limit=limit)
+        )
+
+    @app.get("/api/v1/people/{person_id}", tags=["people"])
+    async def get_person(person_id: str, revision: Revision = None) -> Versioned[Person]:
+        return await query(lambda: catalog.get_person(person_id, revision))
+
+    @app.put("/api/v1/people/{person_id}", tags=["people"])
+    async def put_person(person_id: str, person: Person) -> Saved:
+        """A person; a guardian lists the students they are guardian of."""
+        return await command(lambda tp: catalog.define_person(person_id, person, tp))
+
+    return app
+
+
+__all__ = ["create_app"]
