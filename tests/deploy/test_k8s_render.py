@@ -59,6 +59,12 @@ def objects(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
     return {d["metadata"]["name"]: d for d in render(overlay) if d["kind"] == kind}
 
 
+def service_workloads(overlay: str) -> dict[str, dict[str, Any]]:
+    """Each service's Deployment (or StatefulSet, for consumers with a replica ordinal)."""
+    workloads = {**objects(overlay, "Deployment"), **objects(overlay, "StatefulSet")}
+    return {name: doc for name, doc in workloads.items() if name in SERVICES}
+
+
 def where(doc: dict[str, Any]) -> str:
     return f"{doc['kind']} {doc['metadata']['name']}"
 
@@ -76,8 +82,7 @@ def test_kubectl_has_a_modern_kustomize() -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_overlay_renders_every_service_and_nats(overlay: str) -> None:
-    deployments = objects(overlay, "Deployment")
-    assert sorted(deployments) == SERVICES
+    assert sorted(service_workloads(overlay)) == SERVICES
     assert "nats" in objects(overlay, "StatefulSet")
     namespaces = {
         d["metadata"].get("namespace") for d in render(overlay) if d["kind"] != "Namespace"
@@ -128,8 +133,8 @@ def test_production_has_one_database_cluster_per_service() -> None:
 
 def test_production_services_read_their_own_databases_credentials() -> None:
     """CloudNativePG writes ``<cluster>-app`` (key ``uri``); each service reads its own."""
-    for name, deployment in objects("production", "Deployment").items():
-        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    for name, workload in service_workloads("production").items():
+        (container,) = workload["spec"]["template"]["spec"]["containers"]
         env = {item["name"]: item for item in container["env"]}
         assert env["ARC_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
             "name": f"arc-{name}-pg-app",

@@ -16,8 +16,8 @@ from arc_contracts import AttemptRecordedV1, AttemptVoidedV1
 from tests.support.evidence import (
     PERCENT,
     define_catalog,
-    http_url,
     evidence_stream_length,
+    http_url,
     outcome_defined,
     published_evidence,
     section_defined,
@@ -95,7 +95,11 @@ async def test_a_teacher_records_a_class_and_reads_a_students_history(
     assert all(isinstance(e, AttemptRecordedV1) for e in events)
     by_id = {e.attempt_id: e for e in events if isinstance(e, AttemptRecordedV1)}
     first = by_id[rows[0]["attempt_ids"][1]]
-    assert (first.student_id, first.outcome_id, first.score) == ("stu-1", "math.pct", 87.5)
+    assert (first.student_id, first.outcome_id, first.score) == (
+        "stu-1",
+        "math.pct",
+        Decimal("87.5"),
+    )
     assert first.scale == PERCENT and first.source == "batch"
     assert first.assessment_ref == "unit-3-quiz" and first.recorded_by == "t-ada"
     excused = by_id[rows[2]["attempt_ids"][0]]

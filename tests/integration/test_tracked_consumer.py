@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import nats
@@ -16,8 +15,8 @@ from arc_contracts import Envelope, MasteryChangedV1, encode
 from arc_platform.bus import ensure_stream
 from arc_platform.consumer import Delivery, TrackedConsumer
 from arc_platform.settings import ServiceSettings
-from tests.support.events import mastery_changed
 from arc_platform.views import StalePosition, TrackedView, create_engine
+from tests.support.events import mastery_changed
 
 metadata = sa.MetaData()
 applied = sa.Table(

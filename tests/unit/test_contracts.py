@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
-
 import pytest
 
 from arc_contracts import Envelope, MalformedMessage, MasteryChangedV1, decode, encode

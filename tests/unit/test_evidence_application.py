@@ -277,7 +277,7 @@ def test_a_retake_links_to_the_original_and_counts_on(app: EvidenceApplication) 
     event = published(app)[-1]
     assert event.retake_of == first and event.attempt_number == 2  # type: ignore[attr-defined]
     wrong = AttemptDraft("stu-1", (ScoreEntry("sci.2", Decimal(4), retake_of=first),), NOW, "t")
-    with pytest.raises(Rejected, match="is on outcome 'sci.1', not 'sci.2'"):
+    with pytest.raises(Rejected, match=r"is on outcome 'sci\.1', not 'sci\.2'"):
         app.record(wrong)
 
 

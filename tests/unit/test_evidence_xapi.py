@@ -19,13 +19,8 @@ from arc_evidence.statements import (
     store_statements,
     unmapped_statements,
 )
-from arc_evidence.xapi import (
-    OUTCOME_EXTENSION,
-    InvalidStatement,
-    map_statement,
-    receive,
-    supported_version,
-)
+from arc_evidence.xapi import OUTCOME_EXTENSION, InvalidStatement, receive, supported_version
+from arc_evidence.xapi_mapping import map_statement
 from tests.support.evidence import PERCENT, FakeCatalog
 
 NOW = datetime(2026, 10, 2, 9, 0, tzinfo=UTC)

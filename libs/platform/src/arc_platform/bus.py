@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
 import nats
 from nats.aio.client import Client
@@ -15,14 +16,24 @@ from arc_contracts import stream_name, stream_subjects
 log = logging.getLogger(__name__)
 
 
+def inbox_prefix(url: str) -> str:
+    """Replies (PubAcks, JetStream API answers, consumer deliveries) come to ``_INBOX_<user>``
+    when the URL names a NATS user, so that each user may subscribe to its own inbox only
+    (see ``arc_platform.auth.nats_permissions``); ``_INBOX`` otherwise."""
+    user = urlsplit(url.split(",")[0].strip()).username
+    return f"_INBOX_{user}" if user else "_INBOX"
+
+
 async def connect(url: str, name: str) -> Client:
-    """Connect with unlimited reconnects: a service outlives a NATS restart."""
+    """Connect with unlimited reconnects: a service outlives a NATS restart. Credentials come
+    in the URL (``nats://user:password@host:port``)."""
     return await nats.connect(
         servers=url.split(","),
         name=name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        inbox_prefix=inbox_prefix(url),
     )
 
 
@@ -37,9 +48,15 @@ def stream_config(context: str, duplicate_window_seconds: int, replicas: int) ->
 
 
 async def ensure_stream(
-    js: JetStreamContext, context: str, duplicate_window_seconds: int, replicas: int = 1
+    js: JetStreamContext,
+    context: str,
+    duplicate_window_seconds: int,
+    replicas: int = 1,
+    *,
+    update: bool = True,
 ) -> None:
-    """Create the context's stream, or bring an existing one to the wanted configuration."""
+    """Create the context's stream, or (``update``) bring an existing one to the wanted
+    configuration."""
     config = stream_config(context, duplicate_window_seconds, replicas)
     try:
         await js.stream_info(config.name or "")
@@ -47,7 +64,8 @@ async def ensure_stream(
         await js.add_stream(config)
         log.info("created stream %s", config.name)
         return
-    await js.update_stream(config)
+    if update:
+        await js.update_stream(config)
 
 
 async def last_sequence(js: JetStreamContext, context: str, subjects: str | None = None) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -55,22 +56,55 @@ def port_open(port: int) -> bool:
 
 @dataclass
 class NatsServer:
-    """A real nats-server with JetStream (file storage under ``data_dir``)."""
+    """A real nats-server with JetStream (file storage under ``data_dir``).
+
+    ``with_permissions``: one user per service, integrator, auditor and admin, each allowed only
+    what ``arc_platform.auth.nats_permissions`` says, with fresh random passwords; connect with
+    ``url_for(user)``. ``url`` is then the admin's."""
 
     data_dir: Path
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    with_permissions: bool = False
+    passwords: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
+        return self.url_for("admin") if self.with_permissions else self.plain_url
+
+    @property
+    def plain_url(self) -> str:
+        """Without credentials."""
         return f"nats://127.0.0.1:{self.port}"
+
+    def url_for(self, user: str) -> str:
+        """The URL with ``user``'s credentials (``nats://user:password@host:port``)."""
+        if not self.with_permissions:
+            return self.plain_url
+        return f"nats://{user}:{quote(self.passwords[user], safe='')}@127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "nats-server.log"
+
+    def _config(self) -> list[str]:
+        if not self.with_permissions:
+            return []
+        from arc_platform.auth.nats_permissions import random_passwords, render
+
+        self.passwords = random_passwords()
+        config = self.data_dir / "nats-users.conf"
+        config.touch(mode=0o600)
+        config.write_text(render(self.passwords))
+        return ["-c", str(config)]
 
     def start(self) -> NatsServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        log = (self.data_dir / "nats-server.log").open("ab")
+        log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [
                 nats_server_binary(),
+                *self._config(),
                 "-js",
                 "-sd",
                 str(self.data_dir),

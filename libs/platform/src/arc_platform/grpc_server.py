@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import grpc
 from google.protobuf import any_pb2
@@ -79,13 +79,15 @@ async def start_server(
     add_servicers: Iterable[AddServicer],
     service_names: Iterable[str],
     health_servicer: health.aio.HealthServicer | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> tuple[grpc.aio.Server, int]:
     """Start a traced gRPC server with the standard health service (``health_servicer``, to
-    set more statuses later, e.g. readiness); returns it and its port."""
+    set more statuses later, e.g. readiness); returns it and its port. ``interceptors`` run
+    inside the tracing one (e.g. the access guard of ``arc_platform.auth``)."""
     # Health probes (every few seconds from Docker and Kubernetes) are not traced.
     untraced_health = filters.negate(filters.health_check())  # type: ignore[no-untyped-call]
     interceptor = aio_server_interceptor(filter_=untraced_health)  # type: ignore[no-untyped-call]
-    server = grpc.aio.server(interceptors=[interceptor])
+    server = grpc.aio.server(interceptors=[interceptor, *interceptors])
     for add in add_servicers:
         add(server)
     health_servicer = health_servicer or health.aio.HealthServicer()

@@ -22,7 +22,9 @@ class EmbeddedHttpServer(uvicorn.Server):
 
 def http_loop(app: FastAPI, host: str, port: int) -> Loop:
     """A background loop (for ``Wiring.loops``) serving ``app`` until the service stops."""
-    server = EmbeddedHttpServer(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # log_config=None: uvicorn's records go to the root logger, i.e. the service's JSON lines.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None)
+    server = EmbeddedHttpServer(config)
 
     async def serve(stop: asyncio.Event) -> None:
         task = asyncio.create_task(server.serve())

@@ -5,6 +5,10 @@ publishes each translated event with a stable ``Nats-Msg-Id`` (derived from the 
 identity), waits for every PubAck, and only then records the new position. A crash between
 "published" and "position recorded" re-sends a batch that JetStream's duplicate window drops, so
 downstream sees each event exactly once.
+
+Before publishing a batch, the relay records its links in the store's hash chains
+(``arc_platform.audit``) and sends each message with ``Arc-Hash`` / ``Arc-Prev-Hash`` /
+``Arc-Record-Digest`` headers; a re-sent message carries the links recorded the first time.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -25,6 +29,7 @@ from opentelemetry import trace
 
 from arc_contracts import ContractEvent, Envelope, encode, stream_name
 from arc_platform import telemetry
+from arc_platform.audit import Chainer, ChainStore, Link, Outgoing
 from arc_platform.metrics import PlatformMetrics
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,16 @@ class _Sent:
     ack: asyncio.Future[Any]
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """A notification read from the store, translated (or not), not yet published."""
+
+    outgoing: Outgoing
+    domain_event: Any
+    contract: ContractEvent | None
+    envelope: Envelope | None
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -63,7 +78,10 @@ class OutboxRelay:
         ack_timeout_seconds: float = 10.0,
         partitions: int = 1,
         metrics: PlatformMetrics | None = None,
+        chained: bool = True,
     ) -> None:
+        """``chained``: keep the hash chains (in the store's own database; not for an
+        in-memory store)."""
         self.app = app
         self.translate = translate
         self.js = js
@@ -82,6 +100,8 @@ class OutboxRelay:
         self.metrics = metrics or PlatformMetrics()
         #: Highest notification id already counted as recorded (no double count on retries).
         self._seen = 0
+        chain = ChainStore.for_env(app.env) if chained else None
+        self.chainer = Chainer(chain) if chain is not None else None
 
     def wake(self) -> None:
         """Called after a local write so the relay does not wait for its next poll."""
@@ -120,7 +140,17 @@ class OutboxRelay:
             return 0
         newest = await asyncio.to_thread(self.app.recorder.max_notification_id) or 0
         self.metrics.relay_backlog.set(max(0, newest - position), backlog)
-        sent = [s for s in [await self._publish(n) for n in notifications] if s is not None]
+        prepared = [self._prepare(n) for n in notifications]
+        links: list[Link | None] = [None] * len(prepared)
+        if self.chainer is not None:
+            links = list(
+                await asyncio.to_thread(self.chainer.extend, [p.outgoing for p in prepared])
+            )
+        sent = [
+            s
+            for s in [await self._publish(p, link) for p, link in zip(prepared, links, strict=True)]
+            if s is not None
+        ]
         acks: list[Any] = []
         if sent:
             acks = await asyncio.wait_for(
@@ -142,30 +172,43 @@ class OutboxRelay:
                 max(0.0, now - item.stored_at.timestamp()), {"subject": item.subject}
             )
 
-    async def _publish(self, notification: Notification) -> _Sent | None:
+    def _prepare(self, notification: Notification) -> _Prepared:
         domain_event = self.app.mapper.to_domain_event(notification)
         contract = self.translate(domain_event)
         first_read = notification.id > self._seen
         self._seen = max(self._seen, notification.id)
         if contract is None:
-            return None
+            return _Prepared(Outgoing(notification), domain_event, None, None)
         if first_read:
             self.metrics.recorded.add(1, {"subject": contract.subject()})
-        parent = telemetry.context_from_traceparent(getattr(domain_event, "traceparent", None))
+        envelope = Envelope(
+            id=event_id(notification.originator_id, notification.originator_version),
+            source=self.source,
+            type=contract.event_type(),
+            time=domain_event.timestamp,  # type: ignore[attr-defined]
+        )
+        outgoing = Outgoing(
+            notification, envelope.id, envelope.headers(), contract.model_dump_json().encode()
+        )
+        return _Prepared(outgoing, domain_event, contract, envelope)
+
+    async def _publish(self, prepared: _Prepared, link: Link | None) -> _Sent | None:
+        contract, envelope = prepared.contract, prepared.envelope
+        if contract is None or envelope is None:
+            return None
+        parent = telemetry.context_from_traceparent(
+            getattr(prepared.domain_event, "traceparent", None)
+        )
         with self._tracer.start_as_current_span(
             f"publish {contract.subject()}", context=parent, kind=trace.SpanKind.PRODUCER
         ) as span:
             span.set_attribute("messaging.system", "nats")
             span.set_attribute("messaging.destination.name", contract.subject())
-            envelope = Envelope(
-                id=event_id(notification.originator_id, notification.originator_version),
-                source=self.source,
-                type=contract.event_type(),
-                time=domain_event.timestamp,  # type: ignore[attr-defined]
-                traceparent=telemetry.current_traceparent() or None,
-            )
+            envelope = replace(envelope, traceparent=telemetry.current_traceparent() or None)
             span.set_attribute("messaging.message.id", envelope.id)
             subject, body, headers = encode(contract, envelope, self.partitions)
+            if link is not None:
+                headers.update(link.headers())
             future: asyncio.Future[Any] = await self.js.publish_async(
                 subject, body, headers=headers, stream=self.stream
             )

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import grpc
 from grpc_health.v1 import health
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -44,6 +45,8 @@ class Wiring:
     service_names: list[str]
     loops: Sequence[Loop] = field(default_factory=list)
     on_stop: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    #: gRPC server interceptors, e.g. the access guard (``arc_platform.auth.Access.grpc``).
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = field(default_factory=list)
 
 
 def configure_logging(service: str) -> None:
@@ -64,10 +67,15 @@ async def run(
         loop.add_signal_handler(sig, stop.set)
     nc = await bus.connect(settings.nats_url, f"arc-{settings.service_name}")
     js = nc.jetstream()
-    # Every service ensures every stream exists (idempotent), so start-up order does not matter.
+    # Every service ensures every stream exists (idempotent), so start-up order does not matter;
+    # only the owner of a stream updates its configuration (its NATS user may not touch others).
     for context in CONTEXTS:
         await bus.ensure_stream(
-            js, context, settings.duplicate_window_seconds, settings.stream_replicas
+            js,
+            context,
+            settings.duplicate_window_seconds,
+            settings.stream_replicas,
+            update=context == settings.service_name,
         )
     runtime = Runtime(settings, nc, js, stop, list(args or []))
     wiring = await wire(runtime)
@@ -78,6 +86,7 @@ async def run(
         wiring.servicers,
         wiring.service_names,
         health_servicer,
+        wiring.interceptors,
     )
     log.info("%s serving gRPC on %s:%s", settings.service_name, settings.grpc_host, port)
     # Imported here: readiness reads the consumers, whose module imports this one.
@@ -88,7 +97,10 @@ async def run(
     await stop.wait()
     log.info("%s stopping", settings.service_name)
     await server.stop(grace=2)
-    for task in tasks:
+    # Every loop watches `stop`: let them finish what they are doing (a batch being committed,
+    # the HTTP server's shutdown), then cancel whatever is still running.
+    _, still_running = await asyncio.wait(tasks, timeout=5)
+    for task in still_running:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     for hook in wiring.on_stop:

@@ -6,6 +6,7 @@ Each service subclasses :class:`ServiceSettings` (one model per service) and add
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field
@@ -46,6 +47,29 @@ class ServiceSettings(BaseSettings):
     stream_replicas: int = Field(1, description="JetStream stream replicas (3 in production).")
     ready_max_lag: int = Field(
         0, ge=0, description="Not ready when a consumer is more messages behind; 0: no limit."
+    )
+    env: Literal["development", "production"] = Field(
+        "development",
+        description="production refuses development-only conveniences (the dev token issuer).",
+    )
+    oidc_issuer: str | None = Field(
+        None,
+        description="OpenID Connect issuer (iss) of bearer tokens; unset: the local dev issuer"
+        " (http://127.0.0.1:4380), refused in production.",
+    )
+    oidc_audience: str = Field("arc", description="Audience (aud) tokens must be issued for.")
+    oidc_jwks_url: str | None = Field(
+        None, description="The issuer's JWKS; unset: from its discovery document."
+    )
+    oidc_algorithms: str = Field(
+        "RS256,PS256,ES256,EdDSA", description="Accepted signature algorithms (asymmetric only)."
+    )
+    oidc_roles_claim: str = Field("roles", description="Claim (dotted path) holding the roles.")
+    oidc_person_claim: str = Field("sub", description="Claim holding the catalog person id.")
+    oidc_leeway_seconds: int = Field(30, ge=0, description="Clock skew allowed on exp/nbf.")
+    oidc_jwks_cache_seconds: float = Field(300.0, gt=0, description="How long keys are cached.")
+    oidc_jwks_cooldown_seconds: float = Field(
+        5.0, ge=0, description="Minimum time between refetches for an unknown key id."
     )
 
     def owned_partitions(self) -> list[int]:

@@ -3,11 +3,6 @@ the outbox relay, and the consumer keeping the local catalog view."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-import uvicorn
 from pydantic import Field
 
 from arc.evidence.v1 import evidence_pb2_grpc
@@ -18,6 +13,7 @@ from arc_evidence.grpc_api import EvidenceServicer
 from arc_evidence.http_api import create_app
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
+from arc_platform.http import http_loop
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import ensure_postgres_schema
@@ -26,19 +22,11 @@ from arc_platform.views import create_engine
 CONTEXT = "evidence"
 
 
-class EmbeddedHttpServer(uvicorn.Server):
-    """uvicorn inside our process: signals belong to the service runner, not to uvicorn."""
-
-    @contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class EvidenceSettings(ServiceSettings):
     service_name: str = "evidence"
     grpc_port: int = 50052
     http_host: str = "127.0.0.1"
-    http_port: int = Field(8081, description="HTTP: JSON API, CSV import and xAPI statements.")
+    http_port: int = Field(8082, description="HTTP: JSON API, CSV import and xAPI statements.")
     evidence_require_roster: bool = Field(
         False,
         description="Refuse attempts for students the catalog has not defined (PersonDefined "
@@ -63,21 +51,8 @@ async def serve(runtime: Runtime) -> Wiring:
     relay = make_relay(runtime, app, published.translate, CONTEXT)
     catalog_consumer = TrackedConsumer(runtime.js, "catalog", catalog.position, catalog.apply)
     servicer = EvidenceServicer(app, on_recorded=relay.wake)
-    http = EmbeddedHttpServer(
-        uvicorn.Config(
-            create_app(app, on_recorded=relay.wake, catalog_positions=catalog.view.positions),
-            host=settings.http_host,
-            port=settings.http_port,
-            log_level="warning",
-        )
-    )
-
-    async def serve_http(stop: asyncio.Event) -> None:
-        task = asyncio.create_task(http.serve())
-        await stop.wait()
-        http.should_exit = True
-        await task
-
+    http = create_app(app, on_recorded=relay.wake, catalog_positions=catalog.view.positions)
+    serve_http = http_loop(http, settings.http_host, settings.http_port)
     loops = [catalog_consumer.run, serve_http]
     if settings.relay_enabled:
         loops.append(relay.run)

@@ -34,17 +34,15 @@ from arc_evidence.domain import (
     statement_aggregate_id,
     student_aggregate_id,
 )
+from arc_evidence.lookups import MemoCatalog, NoCatalog
 from arc_evidence.rules import (
     AttemptDraft,
     CatalogLookup,
     Checks,
-    KnownOutcome,
-    KnownSection,
     NewAttempt,
     Problem,
     Rejected,
     ScoreEntry,
-    StudentStanding,
     plan_batch,
     prepare,
 )
@@ -85,59 +83,6 @@ class Correction:
     score: Decimal | None = None
     assessed_at: datetime | None = None
     comment: str | None = None
-
-
-class NoCatalog:
-    """Knows no outcome and no student (a relay-only process never checks anything)."""
-
-    def outcome(self, outcome_id: str) -> KnownOutcome | None:
-        return None
-
-    def outcome_by_code(self, code: str) -> KnownOutcome | None:
-        return None
-
-    def outcomes_aligned_to(self, uri: str) -> list[KnownOutcome]:
-        return []
-
-    def student(self, student_id: str) -> StudentStanding:
-        return "unknown"
-
-    def section(self, section_id: str) -> KnownSection | None:
-        return None
-
-
-class MemoCatalog:
-    """Remembers lookups for the length of one request (a class of 30 on one outcome asks the
-    same question 30 times)."""
-
-    def __init__(self, catalog: CatalogLookup) -> None:
-        self.catalog = catalog
-        self._memo: dict[tuple[str, str], Any] = {}
-
-    def _get(self, kind: str, key: str, load: Callable[[str], Any]) -> Any:
-        if (kind, key) not in self._memo:
-            self._memo[(kind, key)] = load(key)
-        return self._memo[(kind, key)]
-
-    def outcome(self, outcome_id: str) -> KnownOutcome | None:
-        found: KnownOutcome | None = self._get("outcome", outcome_id, self.catalog.outcome)
-        return found
-
-    def outcome_by_code(self, code: str) -> KnownOutcome | None:
-        found: KnownOutcome | None = self._get("code", code, self.catalog.outcome_by_code)
-        return found
-
-    def outcomes_aligned_to(self, uri: str) -> list[KnownOutcome]:
-        found: list[KnownOutcome] = self._get("uri", uri, self.catalog.outcomes_aligned_to)
-        return found
-
-    def student(self, student_id: str) -> StudentStanding:
-        found: StudentStanding = self._get("student", student_id, self.catalog.student)
-        return found
-
-    def section(self, section_id: str) -> KnownSection | None:
-        found: KnownSection | None = self._get("section", section_id, self.catalog.section)
-        return found
 
 
 class Session:
@@ -183,6 +128,8 @@ class EvidenceApplication(Application[UUID]):
     name = "evidence"
     #: Attempts at a request when other writers keep appending to the same students.
     max_conflict_retries = 40
+    #: What loads and collects the aggregates of one attempt at a request.
+    session_class: type[Session] = Session
 
     def __init__(
         self,
@@ -346,7 +293,7 @@ class EvidenceApplication(Application[UUID]):
                 if replayed is not None:
                     return replayed
             checks = Checks(MemoCatalog(self.catalog), self.clock(), self.require_roster)
-            session = Session(self, checks)
+            session = self.session_class(self, checks)
             attempt_ids = work(session)
             if dry_run:
                 return Written(attempt_ids, 0, dry_run=True)

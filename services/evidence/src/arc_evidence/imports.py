@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from arc_evidence.application import EvidenceApplication, MemoCatalog
+from arc_evidence.application import EvidenceApplication
 from arc_evidence.gradebook import CsvProblem, ImportOptions, ParsedGradebook, parse_gradebook
+from arc_evidence.lookups import MemoCatalog
 from arc_evidence.rules import Rejected
 
 

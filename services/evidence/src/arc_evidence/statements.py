@@ -16,14 +16,8 @@ from eventsourcing.utils import get_topic
 from arc_evidence.application import EvidenceApplication, Session, new_attempt_id
 from arc_evidence.domain import XapiStatement, statement_aggregate_id
 from arc_evidence.rules import Problem, Rejected, prepare
-from arc_evidence.xapi import (
-    InvalidStatement,
-    ReceivedStatement,
-    agent_name,
-    map_statement,
-    receive,
-    statement_path,
-)
+from arc_evidence.xapi import InvalidStatement, ReceivedStatement, receive
+from arc_evidence.xapi_mapping import agent_name, map_statement, statement_path
 
 MAX_STATEMENTS = 500
 

@@ -1,14 +1,18 @@
-"""gRPC adapter of reporting."""
+"""gRPC adapter of reporting (thin: the views do the work)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from arc.reporting.v1 import reporting_pb2, reporting_pb2_grpc
+from arc_platform.grpc_server import FieldViolation, abort_with
 from arc_reporting.read_model import ReportingReadModel
+from arc_reporting.views.common import Config, NotFound
+from arc_reporting.views.student import OutcomeDetail, outcome_detail
 
 CONSUMED = ("catalog", "evidence", "mastery")
 
@@ -19,47 +23,65 @@ def timestamp(value: datetime) -> Timestamp:
     return stamp
 
 
+def report_of(detail: OutcomeDetail) -> reporting_pb2.StudentOutcomeReport:
+    reply = reporting_pb2.StudentOutcomeReport(
+        student_id=detail.student_id,
+        outcome_id=detail.outcome_id,
+        outcome_code=detail.code,
+        outcome_statement=detail.statement,
+        level_label=detail.line.level_label or "",
+        mastered=detail.line.status == "mastered",
+        attempts=[
+            reporting_pb2.AttemptPoint(
+                attempt_id=a.attempt_id,
+                score=float(a.score or 0),
+                assessed_at=timestamp(a.assessed_at),
+                recorded_by=a.recorded_by,
+            )
+            for a in detail.attempts
+        ],
+    )
+    if detail.line.value is not None:
+        reply.has_level = True
+        reply.level = float(detail.line.value)
+    for change in detail.changes:
+        item = reply.changes.add(
+            mastered=change.status == "mastered",
+            method=change.method,
+            triggered_by_attempt_id=change.attempt_id or "",
+            changed_at=timestamp(change.changed_at),
+        )
+        if change.value is not None:
+            item.has_level, item.level = True, float(change.value)
+        if change.before_value is not None:
+            item.has_previous_level = True
+            item.previous_level = float(change.before_value)
+    return reply
+
+
 class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
-    def __init__(self, model: ReportingReadModel) -> None:
+    def __init__(self, model: ReportingReadModel, config: Config | None = None) -> None:
         self.model = model
+        self.config = config or Config()
 
     async def GetStudentOutcome(
         self, request: reporting_pb2.GetStudentOutcomeRequest, context: grpc.aio.ServicerContext
     ) -> reporting_pb2.StudentOutcomeReport:
-        report = self.model.student_outcome(request.student_id, request.outcome_id)
-        reply = reporting_pb2.StudentOutcomeReport(
-            student_id=report.student_id,
-            outcome_id=report.outcome_id,
-            outcome_code=report.outcome_code,
-            outcome_statement=report.outcome_statement,
-            level_label=report.level_label,
-            mastered=report.mastered,
-            attempts=[
-                reporting_pb2.AttemptPoint(
-                    attempt_id=a.attempt_id,
-                    score=float(a.score),
-                    assessed_at=timestamp(a.assessed_at),
-                    recorded_by=a.recorded_by,
-                )
-                for a in report.attempts
-            ],
-        )
-        if report.level is not None:
-            reply.has_level = True
-            reply.level = float(report.level)
-        for change in report.changes:
-            item = reply.changes.add(
-                mastered=change.mastered,
-                method=change.method,
-                triggered_by_attempt_id=change.triggered_by_attempt_id,
-                changed_at=timestamp(change.changed_at),
+        missing = [
+            FieldViolation(name, "required")
+            for name in ("student_id", "outcome_id")
+            if not getattr(request, name)
+        ]
+        if missing:
+            await abort_with(context, missing)
+        try:
+            detail = await asyncio.to_thread(
+                outcome_detail, self.model, self.config, request.student_id, request.outcome_id, None
             )
-            if change.level is not None:
-                item.has_level, item.level = True, float(change.level)
-            if change.previous_level is not None:
-                item.has_previous_level = True
-                item.previous_level = float(change.previous_level)
-        return reply
+        except NotFound as exc:
+            await abort_with(context, [FieldViolation(exc.field, exc.message)], grpc.StatusCode.NOT_FOUND)
+            raise
+        return report_of(detail)
 
     async def GetProjectionStatus(
         self, request: reporting_pb2.ProjectionStatusRequest, context: grpc.aio.ServicerContext

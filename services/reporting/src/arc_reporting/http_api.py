@@ -1,25 +1,316 @@
-"""HTTP/JSON adapter of reporting (the web UI grows from here)."""
+"""Reporting over HTTP: the JSON API (``/api/v1/…``, OpenAPI at ``/docs``) and the web pages
+(``pages``), in one FastAPI app. Route handlers stay thin: they parse, call ``Reporting``, and
+render. ``dependencies`` (e.g. authentication, added later) apply to every route at once."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse, Response
+from pydantic import AwareDatetime, BaseModel, Field
+from fastapi.staticfiles import StaticFiles
 
+from arc_reporting.clients import (
+    ClassEntry,
+    EntryRejected,
+    EntryRow,
+    EvidenceUnavailable,
+    ScoreCell,
+)
+from arc_reporting.domain.asof import BadField, parse_moment
+from arc_reporting.domain.heatmap import HeatMapOptions
+from arc_reporting.exports import cards_csv, cards_pdf
+from arc_reporting.forms import FormErrors
 from arc_reporting.read_model import ReportingReadModel
+from arc_reporting.service import Reporting
+from arc_reporting.views.common import NotFound
+
+STATIC = Path(__file__).parent / "static"
 
 
-def create_app(model: ReportingReadModel) -> FastAPI:
+def reporting(request: Request) -> Reporting:
+    found: Reporting = request.app.state.reporting
+    return found
+
+
+def as_of(
+    as_of: Annotated[
+        str | None,
+        Query(description="Show it as it stood then: a date (end of that day, UTC) or date-time."),
+    ] = None,
+) -> datetime | None:
+    return parse_moment(as_of, "as_of")
+
+
+def heatmap_options(
+    sort: str = "name",
+    order: str = "asc",
+    power_only: bool = False,
+    tag: str | None = None,
+    q: str | None = None,
+    status: str | None = None,
+) -> HeatMapOptions:
+    if order not in ("asc", "desc"):
+        raise BadField("order", f"{order!r}: asc or desc")
+    return HeatMapOptions(sort, order == "desc", power_only, tag or None, q or None, status or None)
+
+
+Service = Annotated[Reporting, Depends(reporting)]
+AsOf = Annotated[datetime | None, Depends(as_of)]
+Options = Annotated[HeatMapOptions, Depends(heatmap_options)]
+
+api = APIRouter(prefix="/api/v1", tags=["reporting"])
+
+
+def public(view: Any, *hidden: str) -> Any:
+    """A view as JSON (without the internal fields named)."""
+    data = {f.name: getattr(view, f.name) for f in dataclasses.fields(view) if f.name not in hidden}
+    return jsonable_encoder(data)
+
+
+@api.get("/directory")
+async def directory_json(service: Service, at: AsOf) -> Any:
+    """Schools, sections, students, teachers and guardians known (as of a moment)."""
+    return public(await service.directory(at))
+
+
+@api.get("/students/{student_id}")
+async def student_json(student_id: str, service: Service, at: AsOf) -> Any:
+    """Every outcome of each course with the level, why, and what is next."""
+    return public(await service.student(student_id, at))
+
+
+@api.get("/students/{student_id}/outcomes/{outcome_id}")
+async def student_outcome_json(student_id: str, outcome_id: str, service: Service, at: AsOf) -> Any:
+    """Where the student is on the outcome, every attempt (marked when not counted, with the
+    reason) and level change so far, and mastery's explanation."""
+    detail = await service.outcome(student_id, outcome_id, at)
+    data = public(detail, "history", "shown")
+    data.update(
+        outcome_code=detail.code,
+        outcome_statement=detail.statement,
+        level=jsonable_encoder(detail.line.value),
+        level_label=detail.line.level_label,
+        mastered=detail.line.status == "mastered",
+    )
+    return data
+
+
+@api.get("/students/{student_id}/report-card")
+async def report_card_json(student_id: str, service: Service, at: AsOf) -> Any:
+    return public(await service.report_card(student_id, at))
+
+
+@api.get("/guardians/{guardian_id}")
+async def family_json(guardian_id: str, service: Service, at: AsOf) -> Any:
+    """The guardian's students, each as on their own page."""
+    return public(await service.family(guardian_id, at))
+
+
+@api.get("/teachers/{teacher_id}")
+async def teacher_json(teacher_id: str, service: Service, at: AsOf) -> Any:
+    return public(await service.teacher(teacher_id, at))
+
+
+@api.get("/sections/{section_id}/heatmap")
+async def heatmap_json(section_id: str, service: Service, at: AsOf, options: Options) -> Any:
+    """Students × outcomes by level (sort, filter), and who has no evidence per outcome."""
+    return public(await service.section(section_id, at, options))
+
+
+@api.get("/sections/{section_id}/report-cards")
+async def section_cards_json(section_id: str, service: Service, at: AsOf) -> Any:
+    return public(await service.section_cards(section_id, at))
+
+
+@api.get("/schools/{school_id}/report-cards")
+async def school_cards_json(school_id: str, service: Service, at: AsOf) -> Any:
+    return public(await service.school_cards(school_id, at))
+
+
+@api.get("/distribution")
+async def distribution_json(
+    service: Service,
+    at: AsOf,
+    school_id: str | None = None,
+    course_id: str | None = None,
+    start: Annotated[str | None, Query(alias="from")] = None,
+    interval: str = "week",
+) -> Any:
+    """Mastery distribution per outcome, course and school, over time; stuck outcomes."""
+    begin = parse_moment(start, "from")
+    return public(await service.leader(school_id, course_id, at, begin, interval))
+
+
+@api.get("/warnings")
+async def warnings_json(
+    service: Service, at: AsOf, school_id: str | None = None, section_id: str | None = None
+) -> Any:
+    """Students who need support, by the early-warning rule (its parameters included)."""
+    return public(await service.warnings(school_id, section_id, at))
+
+
+class ScoreIn(BaseModel):
+    outcome_id: str
+    score: Decimal | None = None
+    status: Literal["scored", "excused", "missing"] = "scored"
+
+
+class RowIn(BaseModel):
+    student_id: str
+    scores: list[ScoreIn] = Field(min_length=1)
+    comment: str | None = None
+
+
+class ClassEntryIn(BaseModel):
+    """One assessment for a whole class; recorded all together or not at all."""
+
+    recorded_by: str = Field(min_length=1)
+    assessed_at: AwareDatetime
+    assessment_ref: str = Field(min_length=1)
+    assessment_kind: Literal[
+        "test",
+        "project",
+        "performance_task",
+        "observation",
+        "conversation",
+        "portfolio_artifact",
+        "self_assessment",
+    ] = "test"
+    rows: list[RowIn] = Field(min_length=1)
+    idempotency_key: str = Field(default_factory=lambda: str(uuid.uuid4()))
+
+
+@api.post("/sections/{section_id}/evidence")
+async def record_class_evidence(section_id: str, body: ClassEntryIn, service: Service) -> Any:
+    """Record one assessment for the class through the evidence service (all or nothing)."""
+    entry = ClassEntry(
+        section_id,
+        body.recorded_by,
+        body.assessed_at,
+        body.assessment_ref,
+        body.assessment_kind,
+        tuple(
+            EntryRow(
+                row.student_id,
+                tuple(ScoreCell(c.outcome_id, c.score, c.status) for c in row.scores),
+                row.comment,
+            )
+            for row in body.rows
+        ),
+        body.idempotency_key,
+    )
+    result = await service.record_class_evidence(entry)
+    return jsonable_encoder(result)
+
+
+def _export(kind: str, name: str, title: str, cards: Any, at: datetime | None) -> Response:
+    if kind == "csv":
+        return Response(
+            cards_csv(cards, at),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    return Response(
+        cards_pdf(title, cards, at),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
+
+
+exports = APIRouter(tags=["exports"])
+
+
+def export_kind(kind: str) -> str:
+    if kind not in ("pdf", "csv"):
+        raise BadField("format", f"{kind!r}: pdf or csv")
+    return kind
+
+
+@exports.get("/students/{student_id}/report-card.{kind}")
+async def student_export(student_id: str, kind: str, service: Service, at: AsOf) -> Response:
+    export_kind(kind)
+    card = await service.report_card(student_id, at)
+    return _export(kind, f"report-card-{student_id}", card.name, [card], at)
+
+
+@exports.get("/sections/{section_id}/report-cards.{kind}")
+async def section_export(section_id: str, kind: str, service: Service, at: AsOf) -> Response:
+    export_kind(kind)
+    cards = await service.section_cards(section_id, at)
+    return _export(kind, f"report-cards-{section_id}", cards.title, cards.cards, at)
+
+
+@exports.get("/schools/{school_id}/report-cards.{kind}")
+async def school_export(school_id: str, kind: str, service: Service, at: AsOf) -> Response:
+    export_kind(kind)
+    cards = await service.school_cards(school_id, at)
+    return _export(kind, f"report-cards-{school_id}", cards.title, cards.cards, at)
+
+
+def create_app(
+    model_or_service: ReportingReadModel | Reporting, dependencies: Sequence[Any] = ()
+) -> FastAPI:
+    from arc_reporting import pages
+
+    service = (
+        model_or_service
+        if isinstance(model_or_service, Reporting)
+        else Reporting(model_or_service)
+    )
     app = FastAPI(title="Mastery Arc reporting", version="1")
+    app.state.reporting = service
 
-    @app.get("/healthz")
+    @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/api/v1/students/{student_id}/outcomes/{outcome_id}")
-    def student_outcome(student_id: str, outcome_id: str) -> dict[str, Any]:
-        """Where the student is on the outcome, and every attempt and level change so far."""
-        return dataclasses.asdict(model.student_outcome(student_id, outcome_id))
-
+    guards = [d if not callable(d) else Depends(d) for d in dependencies]
+    app.include_router(api, dependencies=guards)
+    app.include_router(exports, dependencies=guards)
+    app.include_router(pages.router, dependencies=guards)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _handle_errors(app)
     return app
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _handle_errors(app: FastAPI) -> None:
+    from arc_reporting.pages import error_page
+
+    def problem(request: Request, status: int, items: list[tuple[str, str]]) -> Response:
+        if _wants_json(request):
+            detail = [{"field": f, "message": m} for f, m in items]
+            return JSONResponse({"detail": detail}, status_code=status)
+        return error_page(request, status, items)
+
+    @app.exception_handler(BadField)
+    async def bad_field(request: Request, exc: BadField) -> Response:
+        return problem(request, 422, [(exc.field, exc.message)])
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return problem(request, 404, [(exc.field, exc.message)])
+
+    @app.exception_handler(FormErrors)
+    async def form_errors(request: Request, exc: FormErrors) -> Response:
+        return problem(request, 422, list(exc.errors.items()))
+
+    @app.exception_handler(EntryRejected)
+    async def rejected(request: Request, exc: EntryRejected) -> Response:
+        return problem(request, 422, exc.violations)
+
+    @app.exception_handler(EvidenceUnavailable)
+    async def unavailable(request: Request, exc: EvidenceUnavailable) -> Response:
+        return problem(request, 503, [("evidence", str(exc))])

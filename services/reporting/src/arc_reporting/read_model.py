@@ -1,10 +1,18 @@
-"""Reporting's read model, built only from events: outcomes, attempts and level changes."""
+"""Reporting's read model, built only from events: every catalog revision, every attempt and
+void, every published mastery change. Effects and stream position commit in one transaction
+(``TrackedView``), so a replay after a crash neither loses nor doubles anything.
+
+Nothing is resolved while applying (a mastery change may arrive before the outcome it is
+about): views join on read, as of the moment asked for.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+import threading
+from collections import OrderedDict
+from collections.abc import Collection, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,209 +22,292 @@ from sqlalchemy.engine import Engine
 
 from arc_contracts import (
     AttemptRecordedV1,
+    AttemptVoidedV1,
     ContractEvent,
     MasteryChangedV1,
-    OutcomeDefinedV1,
-    ProficiencyScaleV1,
+    stream_name,
 )
 from arc_platform.consumer import Delivery, consuming_span
 from arc_platform.views import TrackedView
+from arc_reporting.domain.asof import utc
+from arc_reporting.domain.catalog import Catalog, Entry, build_catalog, identity
+from arc_reporting.domain.records import Attempt, Change
+from arc_reporting.tables import attempts, catalog_entries, mastery_changes, metadata, voids
 
 log = logging.getLogger(__name__)
-metadata = sa.MetaData()
 
-SCORE = sa.Numeric(12, 4)
-
-outcomes = sa.Table(
-    "outcomes",
-    metadata,
-    sa.Column("outcome_id", sa.String(200), primary_key=True),
-    sa.Column("revision", sa.Integer, nullable=False),
-    sa.Column("code", sa.String(200), nullable=False),
-    sa.Column("statement", sa.Text, nullable=False),
-    sa.Column("scale", sa.Text, nullable=False),
-)
-attempts = sa.Table(
-    "attempts",
-    metadata,
-    sa.Column("attempt_id", sa.String(64), primary_key=True),
-    sa.Column("student_id", sa.String(200), nullable=False),
-    sa.Column("outcome_id", sa.String(200), nullable=False),
-    sa.Column("score", SCORE, nullable=False),
-    sa.Column("assessed_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("recorded_by", sa.String(200), nullable=False),
-    sa.Index("ix_attempts_student_outcome", "student_id", "outcome_id"),
-)
-level_changes = sa.Table(
-    "level_changes",
-    metadata,
-    sa.Column("stream_sequence", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("student_id", sa.String(200), nullable=False),
-    sa.Column("outcome_id", sa.String(200), nullable=False),
-    sa.Column("level", SCORE, nullable=True),
-    sa.Column("previous_level", SCORE, nullable=True),
-    sa.Column("mastered", sa.Boolean, nullable=False),
-    sa.Column("method", sa.String(100), nullable=False),
-    sa.Column("triggered_by_attempt_id", sa.String(64), nullable=False),
-    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Index("ix_level_changes_student_outcome", "student_id", "outcome_id"),
-)
+#: Bump when the tables change: an outdated read model is dropped and rebuilt from the bus.
+SCHEMA_VERSION = 2
+_version = sa.Table("read_model_version", metadata, sa.Column("version", sa.Integer))
+_OLD_TABLES = {"outcomes", "level_changes", "view_tracking"}
+CHUNK = 500
 
 
-@dataclass(frozen=True)
-class AttemptRow:
-    attempt_id: str
-    score: Decimal
-    assessed_at: datetime
-    recorded_by: str
-
-
-@dataclass(frozen=True)
-class ChangeRow:
-    level: Decimal | None
-    previous_level: Decimal | None
-    mastered: bool
-    method: str
-    triggered_by_attempt_id: str
-    changed_at: datetime
-
-
-@dataclass
-class StudentOutcomeReport:
-    """Where student S is on outcome O, and how they got there."""
-
-    student_id: str
-    outcome_id: str
-    outcome_code: str = ""
-    outcome_statement: str = ""
-    level: Decimal | None = None
-    level_label: str = ""
-    mastered: bool = False
-    attempts: list[AttemptRow] = field(default_factory=list)
-    changes: list[ChangeRow] = field(default_factory=list)
+def reset_if_outdated(engine: Engine) -> None:
+    names = set(sa.inspect(engine).get_table_names())
+    ours = (set(metadata.tables) | _OLD_TABLES) & names
+    if not ours:
+        return
+    with engine.begin() as conn:
+        found = None
+        if "read_model_version" in names:
+            found = conn.execute(sa.select(_version.c.version)).scalar()
+        if found == SCHEMA_VERSION:
+            return
+        log.warning("reporting read model is at version %s, not %s: rebuilding", found, SCHEMA_VERSION)
+        for name in ours:
+            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}"'))
 
 
 class ReportingReadModel:
     def __init__(self, engine: Engine) -> None:
+        reset_if_outdated(engine)
         self.view = TrackedView(engine, metadata)
+        with engine.begin() as conn:
+            if conn.execute(sa.select(_version.c.version)).first() is None:
+                conn.execute(sa.insert(_version).values(version=SCHEMA_VERSION))
+        self._catalogs: OrderedDict[tuple[int, datetime | None], Catalog] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        return self.view.engine
 
     def position(self, stream: str) -> int:
         return self.view.position(stream)
+
+    # --- applying --------------------------------------------------------------------------
 
     def apply(self, batch: list[Delivery]) -> None:
         with self.view.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
             for delivery in batch:
                 with consuming_span(delivery):
-                    if delivery.event is not None:
-                        self._apply(conn, delivery.sequence, delivery.event)
-                    else:
+                    if delivery.event is None or delivery.envelope is None:
                         log.error(
                             "skipped malformed message %s#%s: %s",
                             delivery.stream,
                             delivery.sequence,
                             delivery.problem,
                         )
+                        continue
+                    self._apply(conn, delivery.sequence, delivery.envelope.time, delivery.event)
 
-    def _apply(self, conn: sa.Connection, sequence: int, event: ContractEvent) -> None:
+    def _apply(self, conn: sa.Connection, sequence: int, time: datetime, event: ContractEvent) -> None:
         if isinstance(event, AttemptRecordedV1):
+            conn.execute(sa.insert(attempts).values(**_attempt_row(event)))
+        elif isinstance(event, AttemptVoidedV1):
             conn.execute(
-                sa.insert(attempts).values(
+                sa.insert(voids).values(
                     attempt_id=event.attempt_id,
                     student_id=event.student_id,
-                    outcome_id=event.outcome_id,
-                    score=event.score,
-                    assessed_at=event.assessed_at,
-                    recorded_by=event.recorded_by,
+                    reason=event.reason,
+                    voided_by=event.voided_by,
+                    voided_at=utc(event.voided_at),
                 )
             )
         elif isinstance(event, MasteryChangedV1):
+            conn.execute(sa.insert(mastery_changes).values(**_change_row(sequence, event)))
+        elif event.context == "catalog":
+            self._add_catalog_entry(conn, time, event)
+
+    def _add_catalog_entry(self, conn: sa.Connection, time: datetime, event: ContractEvent) -> None:
+        found = identity(event)
+        if found is None:
+            return
+        entity_id, revision = found
+        key = (
+            (catalog_entries.c.subject == event.subject())
+            & (catalog_entries.c.entity_id == entity_id)
+            & (catalog_entries.c.revision == revision)
+        )
+        if conn.execute(sa.select(catalog_entries.c.revision).where(key)).first() is None:
             conn.execute(
-                sa.insert(level_changes).values(
-                    stream_sequence=sequence,
-                    student_id=event.student_id,
-                    outcome_id=event.outcome_id,
-                    level=event.after.value,
-                    previous_level=event.before.value,
-                    mastered=event.after.status == "mastered",
-                    method=event.method,
-                    triggered_by_attempt_id=event.cause.attempt_id or "",
-                    changed_at=event.changed_at,
+                sa.insert(catalog_entries).values(
+                    subject=event.subject(),
+                    entity_id=entity_id,
+                    revision=revision,
+                    known_at=utc(time),
+                    body=event.model_dump_json(),
                 )
             )
-        elif isinstance(event, OutcomeDefinedV1):
-            self._upsert_outcome(conn, event)
 
-    def _upsert_outcome(self, conn: sa.Connection, event: OutcomeDefinedV1) -> None:
-        values: dict[str, Any] = {
-            "revision": event.revision,
-            "code": event.code,
-            "statement": event.statement,
-            "scale": event.scale.model_dump_json(),
-        }
-        current = conn.execute(
-            sa.select(outcomes.c.revision).where(outcomes.c.outcome_id == event.outcome_id)
-        ).first()
-        if current is None:
-            conn.execute(sa.insert(outcomes).values(outcome_id=event.outcome_id, **values))
-        elif current[0] < event.revision:
-            conn.execute(
-                sa.update(outcomes)
-                .where(outcomes.c.outcome_id == event.outcome_id)
-                .values(**values)
-            )
+    # --- reading ---------------------------------------------------------------------------
 
-    def student_outcome(self, student_id: str, outcome_id: str) -> StudentOutcomeReport:
-        report = StudentOutcomeReport(student_id, outcome_id)
-        with self.view.engine.connect() as conn:
-            outcome = conn.execute(
-                sa.select(outcomes).where(outcomes.c.outcome_id == outcome_id)
-            ).first()
-            pair = (attempts.c.student_id == student_id) & (attempts.c.outcome_id == outcome_id)
-            report.attempts = [
-                AttemptRow(row.attempt_id, Decimal(row.score), row.assessed_at, row.recorded_by)
-                for row in conn.execute(
-                    sa.select(attempts).where(pair).order_by(attempts.c.assessed_at)
-                )
+    def catalog(self, as_of: datetime | None = None) -> Catalog:
+        """The catalog as known at ``as_of`` (cached until the next catalog event)."""
+        key = (self.position(stream_name("catalog")), as_of)
+        with self._lock:
+            if key in self._catalogs:
+                self._catalogs.move_to_end(key)
+                return self._catalogs[key]
+        query = sa.select(catalog_entries)
+        if as_of is not None:
+            query = query.where(catalog_entries.c.known_at <= as_of)
+        with self.engine.connect() as conn:
+            entries = [
+                Entry(r.subject, r.entity_id, r.revision, utc(r.known_at), r.body)
+                for r in conn.execute(query)
             ]
-            changes_pair = (level_changes.c.student_id == student_id) & (
-                level_changes.c.outcome_id == outcome_id
+        built = build_catalog(entries, as_of)
+        with self._lock:
+            self._catalogs[key] = built
+            while len(self._catalogs) > 16:
+                self._catalogs.popitem(last=False)
+        return built
+
+    def attempts_of(
+        self,
+        students: Collection[str],
+        outcomes: Collection[str] | None = None,
+        as_of: datetime | None = None,
+    ) -> list[Attempt]:
+        """Attempts recorded by ``as_of`` (with their void, if any, whenever made)."""
+        found: list[Attempt] = []
+        joined = attempts.outerjoin(voids, voids.c.attempt_id == attempts.c.attempt_id)
+        for chunk in _chunks(students):
+            query = sa.select(attempts, voids.c.voided_at, voids.c.reason).select_from(joined)
+            query = query.where(attempts.c.student_id.in_(chunk))
+            if outcomes is not None:
+                query = query.where(attempts.c.outcome_id.in_(list(outcomes)))
+            if as_of is not None:
+                query = query.where(attempts.c.recorded_at <= as_of)
+            with self.engine.connect() as conn:
+                found.extend(_attempt(row) for row in conn.execute(query))
+        return found
+
+    def changes_of(
+        self,
+        students: Collection[str],
+        outcomes: Collection[str] | None = None,
+        as_of: datetime | None = None,
+    ) -> list[Change]:
+        """Mastery changes published by ``as_of``, in the order they were published."""
+        found: list[Change] = []
+        for chunk in _chunks(students):
+            query = sa.select(mastery_changes).where(mastery_changes.c.student_id.in_(chunk))
+            if outcomes is not None:
+                query = query.where(mastery_changes.c.outcome_id.in_(list(outcomes)))
+            if as_of is not None:
+                query = query.where(mastery_changes.c.changed_at <= as_of)
+            with self.engine.connect() as conn:
+                found.extend(_change(row) for row in conn.execute(query))
+        return sorted(found, key=lambda c: c.sequence)
+
+    def students_with_evidence(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return sorted(
+                {r[0] for r in conn.execute(sa.select(attempts.c.student_id).distinct())}
+                | {r[0] for r in conn.execute(sa.select(mastery_changes.c.student_id).distinct())}
             )
-            report.changes = [
-                ChangeRow(
-                    _decimal(row.level),
-                    _decimal(row.previous_level),
-                    row.mastered,
-                    row.method,
-                    row.triggered_by_attempt_id,
-                    row.changed_at,
-                )
-                for row in conn.execute(
-                    sa.select(level_changes)
-                    .where(changes_pair)
-                    .order_by(level_changes.c.stream_sequence)
-                )
-            ]
-        if outcome is not None:
-            report.outcome_code = outcome.code
-            report.outcome_statement = outcome.statement
-        if report.changes:
-            latest = report.changes[-1]
-            report.level = latest.level
-            report.mastered = latest.mastered
-            if outcome is not None and latest.level is not None:
-                report.level_label = label_for(outcome.scale, latest.level)
-        return report
+
+    def content(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every content table in a stable order (to compare with a rebuild)."""
+        from arc_reporting.tables import CONTENT
+
+        result: dict[str, list[tuple[Any, ...]]] = {}
+        with self.engine.connect() as conn:
+            for name, order in CONTENT.items():
+                table = metadata.tables[name]
+                rows = conn.execute(sa.select(table).order_by(*(table.c[c] for c in order)))
+                result[name] = [tuple(_comparable(v) for v in row) for row in rows]
+        return result
 
 
-def label_for(scale_json: str, level: Decimal) -> str:
-    """The label of the highest scale level at or below ``level`` ("Meets" for 3.2 on 1–4)."""
-    scale = ProficiencyScaleV1.model_validate(json.loads(scale_json))
-    label = ""
-    for candidate in scale.levels:
-        if candidate.value <= level:
-            label = candidate.label
-    return label
+def _chunks(items: Collection[str]) -> Iterator[list[str]]:
+    ordered = sorted(set(items))
+    for start in range(0, len(ordered), CHUNK):
+        yield ordered[start : start + CHUNK]
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return utc(value).isoformat()
+    if isinstance(value, Decimal):
+        return value.normalize()
+    return value
+
+
+def _attempt_row(event: AttemptRecordedV1) -> dict[str, Any]:
+    return {
+        "attempt_id": event.attempt_id,
+        "student_id": event.student_id,
+        "outcome_id": event.outcome_id,
+        "status": event.status,
+        "score": event.score,
+        "assessed_at": utc(event.assessed_at),
+        "recorded_at": utc(event.recorded_at),
+        "recorded_by": event.recorded_by,
+        "assessment_ref": event.assessment_ref,
+        "assessment_kind": event.assessment_kind,
+        "weight": event.weight,
+        "tags": json.dumps(list(event.tags)),
+        "supersedes": event.supersedes,
+        "comment": event.comment,
+    }
+
+
+def _change_row(sequence: int, event: MasteryChangedV1) -> dict[str, Any]:
+    return {
+        "stream_sequence": sequence,
+        "student_id": event.student_id,
+        "outcome_id": event.outcome_id,
+        "before_value": event.before.value,
+        "before_level": event.before.level,
+        "before_status": event.before.status,
+        "value": event.after.value,
+        "level": event.after.level,
+        "label": event.after.level_label,
+        "status": event.after.status,
+        "evidence_count": event.after.evidence_count,
+        "method": event.method,
+        "cause_kind": event.cause.kind,
+        "cause_attempt_id": event.cause.attempt_id,
+        "assessed_at": utc(event.assessed_at) if event.assessed_at else None,
+        "changed_at": utc(event.changed_at),
+    }
 
 
 def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def _attempt(row: Any) -> Attempt:
+    return Attempt(
+        attempt_id=row.attempt_id,
+        student_id=row.student_id,
+        outcome_id=row.outcome_id,
+        status=row.status,
+        score=_decimal(row.score),
+        assessed_at=utc(row.assessed_at),
+        recorded_at=utc(row.recorded_at),
+        recorded_by=row.recorded_by,
+        assessment_ref=row.assessment_ref,
+        assessment_kind=row.assessment_kind,
+        weight=Decimal(row.weight),
+        tags=tuple(json.loads(row.tags)),
+        supersedes=row.supersedes,
+        comment=row.comment,
+        voided_at=utc(row.voided_at) if row.voided_at else None,
+        void_reason=row.reason,
+    )
+
+
+def _change(row: Any) -> Change:
+    return Change(
+        student_id=row.student_id,
+        outcome_id=row.outcome_id,
+        sequence=int(row.stream_sequence),
+        before_value=_decimal(row.before_value),
+        before_level=_decimal(row.before_level),
+        before_status=row.before_status,
+        value=_decimal(row.value),
+        level=_decimal(row.level),
+        label=row.label,
+        status=row.status,
+        evidence_count=int(row.evidence_count),
+        method=row.method,
+        cause_kind=row.cause_kind,
+        cause_attempt_id=row.cause_attempt_id,
+        assessed_at=utc(row.assessed_at) if row.assessed_at else None,
+        changed_at=utc(row.changed_at),
+    )

@@ -40,6 +40,8 @@ class InvalidRoster(InvalidDefinition):
 @dataclass
 class RosterSet:
     version: str
+    #: the files the set holds in full ("bulk"); what they lack is no longer in the SIS
+    bulk: frozenset[str] = frozenset()
     orgs: dict[str, Org] = field(default_factory=dict)
     terms: dict[str, Term] = field(default_factory=dict)
     courses: dict[str, Course] = field(default_factory=dict)
@@ -77,9 +79,13 @@ class _SetReader:
             return None
         for name in ROSTER_FILES:
             self.load(name, modes.get(name, "absent"), SPECS[version].get(name))
+        if not self.tables and not self.problems:
+            self.problems.append(
+                RowProblem("manifest.csv", None, None, "the set holds no rostering file in bulk")
+            )
         if self.problems:
             return None
-        roster = RosterSet(version)
+        roster = RosterSet(version, frozenset(self.tables))
         roster.orgs = self.orgs()
         roster.terms = self.terms()
         roster.courses = self.courses(roster.orgs, roster.terms)

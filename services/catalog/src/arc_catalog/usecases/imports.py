@@ -188,7 +188,9 @@ class ImportCases(CatalogCore):
         self, roster: RosterSet, counts: dict[str, Counts], traceparent: str
     ) -> list[Record]:
         changed: list[Record] = []
-        for key in self.index.keys("person", {"source": "oneroster", "status": "active"}):
+        people = self.index.keys("person", {"source": "oneroster", "status": "active"})
+        sections = self.index.keys("section", {"source": "oneroster"})
+        for key in people if "users.csv" in roster.bulk else ():
             if key not in roster.people:
                 person = self.require(PersonRecord, key)
                 self.put(
@@ -196,7 +198,7 @@ class ImportCases(CatalogCore):
                 )
                 counts["people"].retired += 1
                 changed.append(person)
-        for key in self.index.keys("section", {"source": "oneroster"}):
+        for key in sections if "classes.csv" in roster.bulk else ():
             section = self.require(SectionRecord, key)
             held = section.state
             if key not in roster.sections and (held.student_ids or held.teacher_ids):

@@ -1,0 +1,43 @@
+"""Client side: attach a bearer token to every call of a gRPC channel.
+
+    channel = grpc.aio.insecure_channel(target, interceptors=bearer_interceptors(token))
+
+``token`` may be a string or a function returning the current token (for tokens that are
+renewed while the channel lives).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+TokenSource = str | Callable[[], str]
+
+
+def _with_token(details: Any, token: TokenSource) -> Any:
+    value = token() if callable(token) else token
+    pairs = [(k, v) for k, v in (details.metadata or ()) if k != "authorization"]
+    pairs.append(("authorization", f"Bearer {value}"))
+    return details._replace(metadata=grpc.aio.Metadata(*pairs))
+
+
+class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    def __init__(self, token: TokenSource) -> None:
+        self.token = token
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_with_token(details, self.token), request)
+
+
+class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    def __init__(self, token: TokenSource) -> None:
+        self.token = token
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_with_token(details, self.token), request)
+
+
+def bearer_interceptors(token: TokenSource) -> list[grpc.aio.ClientInterceptor]:
+    return [_UnaryUnary(token), _UnaryStream(token)]
