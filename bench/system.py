@@ -128,7 +128,7 @@ class Ingest:
 
 
 async def ingest_batched(
-    stack: Stack, network: Network, in_flight: int = 4, progress: Any = None
+    stack: Stack, network: Network, in_flight: int = 2, progress: Any = None
 ) -> Ingest:
     """Every assessment as one class batch (a row per student) through RecordBatch."""
     ids: list[tuple[str, str]] = []

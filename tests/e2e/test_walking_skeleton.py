@@ -120,11 +120,19 @@ async def test_killed_mastery_resumes_exactly_where_it_was(
     nc = await nats.connect(nats_url)
     js = nc.jetstream()
 
+    async def every_attempt_applied() -> bool:
+        # Not "positions reached the stream's end": the relay may still be publishing the last
+        # attempts when the writer finishes.
+        live = await mastery_states(stack, students, outcomes)
+        return set(recorded) <= {a for state in live.values() for a in state[2]}
+
+    await eventually(every_attempt_applied, timeout=90, what="mastery to apply every attempt")
+
     async def mastery_caught_up() -> bool:
         status = await stack.mastery().GetProjectionStatus(mastery_pb2.ProjectionStatusRequest())
         return await caught_up({p.stream: p.position for p in status.positions}, js, "evidence")
 
-    await eventually(mastery_caught_up, timeout=60, what="mastery to catch up after the kill")
+    await eventually(mastery_caught_up, timeout=60, what="mastery to reach every partition's end")
 
     # Each attempt applied exactly once, to the right student and outcome.
     live = await mastery_states(stack, students, outcomes)

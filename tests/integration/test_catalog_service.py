@@ -80,6 +80,12 @@ def roster_zip() -> bytes:
     return buffer.getvalue()
 
 
+def halves(content: bytes) -> list[bytes]:
+    """A payload sent in two parts, as a large one would be."""
+    middle = len(content) // 2
+    return [content[:middle], content[middle:]]
+
+
 async def last_of(reports: AsyncIterator[pb.ImportProgress]) -> pb.ImportResult:
     phases = []
     async for report in reports:
@@ -107,7 +113,7 @@ async def published(nats_url: str, count: int, timeout: float = 30) -> list[Cont
 
 
 async def stream_end(nats_url: str) -> int:
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_url, connect_timeout=10)
     try:
         return await last_sequence(nc.jetstream(), "catalog")
     finally:
@@ -117,15 +123,24 @@ async def stream_end(nats_url: str) -> int:
 @needs_data
 async def test_imports_and_a_scale_revision_reach_jetstream(stack: Stack, nats_url: str) -> None:
     api = catalog(stack)
-    await api.DefineScale(pb.DefineScaleRequest(scale_id="four", scale=FOUR))
+    await api.DefineScale(pb.DefineScaleRequest(scale_id="four", scale=FOUR), timeout=30)
     outcomes = 0
     for path in CASE_FILES:
         result = await last_of(
-            api.ImportCase(pb.ImportCaseRequest(package=path.read_bytes(), scale_id="four"))
+            api.ImportCase(
+                iter(
+                    [
+                        pb.ImportCaseRequest(package=part, scale_id="four" if n == 0 else "")
+                        for n, part in enumerate(halves(path.read_bytes()))
+                    ]
+                )
+            )
         )
         counts = {c.kind: c for c in result.counts}
         outcomes += counts["outcomes"].created
-    roster = await last_of(api.ImportOneRoster(pb.ImportOneRosterRequest(zip=roster_zip())))
+    roster = await last_of(
+        api.ImportOneRoster(iter([pb.ImportOneRosterRequest(zip=p) for p in halves(roster_zip())]))
+    )
     assert {c.kind: c.created for c in roster.counts}["people"] == 20
     roster_events = 1 + 4 + 2 + 5 + 20
     first = 1 + len(CASE_FILES) + outcomes + roster_events
@@ -161,12 +176,13 @@ async def test_bad_input_is_refused_field_by_field_and_publishes_nothing(
     stack: Stack, nats_url: str
 ) -> None:
     api = catalog(stack)
-    await api.DefineScale(pb.DefineScaleRequest(scale_id="four", scale=FOUR))
+    await api.DefineScale(pb.DefineScaleRequest(scale_id="four", scale=FOUR), timeout=30)
     await asyncio.sleep(0.5)
     end = await stream_end(nats_url)
     with pytest.raises(grpc.aio.AioRpcError) as unknown:
         await api.DefineOutcome(
-            pb.DefineOutcomeRequest(code="M.1", statement="I can", scale_id="percent")
+            pb.DefineOutcomeRequest(code="M.1", statement="I can", scale_id="percent"),
+            timeout=30,
         )
     assert unknown.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(unknown.value) == [("scale_id", "unknown scale 'percent'")]
@@ -174,7 +190,7 @@ async def test_bad_input_is_refused_field_by_field_and_publishes_nothing(
         name="x", levels=[pb.ScaleLevel(value=1, label="a", colour="blue")], mastery_threshold=1
     )
     with pytest.raises(grpc.aio.AioRpcError) as bad_scale:
-        await api.DefineScale(pb.DefineScaleRequest(scale_id="x", scale=broken))
+        await api.DefineScale(pb.DefineScaleRequest(scale_id="x", scale=broken), timeout=30)
     assert {f for f, _ in field_violations(bad_scale.value)} == {
         "scale.levels",
         "scale.levels[0].colour",
@@ -184,7 +200,9 @@ async def test_bad_input_is_refused_field_by_field_and_publishes_nothing(
         "orgs.csv": b'"sourcedId","name","type"\n"or-1","Ridge","school"\n"or-2","Vale","camp"\n',
     }
     with pytest.raises(grpc.aio.AioRpcError) as bad_roster:
-        await last_of(api.ImportOneRoster(pb.ImportOneRosterRequest(files=files)))
+        await last_of(
+            api.ImportOneRoster(iter([pb.ImportOneRosterRequest(files=files)]), timeout=30)
+        )
     assert bad_roster.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(bad_roster.value) == [
         (
@@ -193,7 +211,7 @@ async def test_bad_input_is_refused_field_by_field_and_publishes_nothing(
         )
     ]
     with pytest.raises(grpc.aio.AioRpcError) as missing:
-        await api.GetOutcome(pb.GetOutcomeRequest(outcome_id="ghost"))
+        await api.GetOutcome(pb.GetOutcomeRequest(outcome_id="ghost"), timeout=30)
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
     await asyncio.sleep(0.5)
     assert await stream_end(nats_url) == end
@@ -274,7 +292,8 @@ def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
 async def test_the_command_line_imports_files_with_progress(
     sqlite_stack: Stack, tmp_path: Path
 ) -> None:
-    await catalog(sqlite_stack).DefineScale(pb.DefineScaleRequest(scale_id="four", scale=FOUR))
+    api = catalog(sqlite_stack)  # keep the channel alive for the call
+    await api.DefineScale(pb.DefineScaleRequest(scale_id="four", scale=FOUR), timeout=30)
     done = await asyncio.to_thread(
         cli, sqlite_stack, "import-case", str(CASE_FILES[0]), "--scale", "four"
     )

@@ -1,9 +1,10 @@
-"""Mastery scales out: replicas share the partitions of the evidence stream, each partition is
-consumed by exactly one replica at a time (a lease in NATS KV), a replica that dies hands its
-partitions over, and the result equals a rebuild from the full history."""
+"""Mastery scales out: replicas share the partitions of the evidence stream (balanced as replicas
+come and go), each partition is consumed by exactly one replica at a time (a lease in NATS KV), a
+replica that dies hands its partitions over, and the result equals a rebuild of the history."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,7 +13,7 @@ from pathlib import Path
 import nats
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import NoKeysError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 
 from arc.mastery.v1 import mastery_pb2
 from arc_contracts import AttemptRecordedV1, Envelope, OutcomeDefinedV1, ProficiencyScaleV1, encode
@@ -68,13 +69,9 @@ def attempts(round_: int) -> list[AttemptRecordedV1]:
     ]
 
 
-def replica(stack: Stack, name: str, index: int, relay: bool) -> None:
+def replica(stack: Stack, name: str, relay: bool) -> None:
     stack.processes[name] = stack.service(
-        "mastery",
-        ARC_PARTITIONS=str(PARTITIONS),
-        ARC_REPLICAS="2",
-        ARC_REPLICA_INDEX=str(index),
-        ARC_RELAY_ENABLED="true" if relay else "false",
+        "mastery", ARC_PARTITIONS=str(PARTITIONS), ARC_RELAY_ENABLED="true" if relay else "false"
     ).start()
 
 
@@ -86,7 +83,12 @@ async def lease_holders(js: JetStreamContext) -> dict[str, str]:
     except NoKeysError:  # between an expiry and the next holder
         return holders
     for key in keys:
-        holders[key] = (await kv.get(key)).value.decode()  # type: ignore[union-attr]
+        try:
+            entry = await kv.get(key)
+        except KeyNotFoundError:  # released between listing and reading
+            continue
+        if entry.value:
+            holders[key] = entry.value.decode()
     return holders
 
 
@@ -116,26 +118,20 @@ async def test_replicas_share_partitions_and_hand_them_over(stack: Stack, nats_u
     await publish(js, attempts(0))  # type: ignore[arg-type]
     assert {partition_of(s, PARTITIONS) for s in STUDENTS} == set(range(PARTITIONS))
 
-    replica(stack, "a", 0, relay=True)
-    replica(stack, "b", 1, relay=False)
-    await eventually(lambda: caught_up(stack, "a", js), timeout=60, what="replicas to catch up")
-    holders = await eventually(lambda: _all_leased(js), what="every partition leased")
-    assert holders["mastery.p0"] == holders["mastery.p2"] != holders["mastery.p1"]
-    assert holders["mastery.p1"] == holders["mastery.p3"]
+    replica(stack, "a", relay=True)
+    alone = await eventually(lambda: _shares(js, [4]), what="a alone to take every partition")
+    replica(stack, "b", relay=False)
+    await eventually(lambda: _shares(js, [2, 2]), timeout=30, what="a and b to share 2 + 2")
+    await eventually(lambda: caught_up(stack, "b", js), timeout=60, what="replicas to catch up")
 
-    # A misconfigured third replica with index 0 gets nothing while "a" holds its partitions…
-    replica(stack, "c", 0, relay=False)
     await publish(js, attempts(1))  # type: ignore[arg-type]
-    assert (await lease_holders(js))["mastery.p0"] == holders["mastery.p0"]
-    # …and takes them over when "a" dies.
-    stack.processes["a"].kill()
-
-    async def taken_over() -> bool:
-        now = await lease_holders(js)
-        return now.get("mastery.p0") not in (None, holders["mastery.p0"])
-
-    await eventually(taken_over, timeout=30, what="replica c to take over a's partitions")
+    stack.processes["a"].kill()  # b takes over a's partitions once a's member key expires
+    await eventually(lambda: _shares(js, [4]), timeout=30, what="b to take every partition")
+    assert set((await lease_holders(js)).values()) != set(alone.values())
+    replica(stack, "c", relay=True)
+    await eventually(lambda: _shares(js, [2, 2]), timeout=30, what="b and c to share 2 + 2")
     await eventually(lambda: caught_up(stack, "c", js), timeout=60, what="c to catch up")
+    await eventually(lambda: caught_up(stack, "b", js), timeout=60, what="b to catch up")
 
     client = stack.mastery_of("c")
     for student in STUDENTS:
@@ -153,6 +149,8 @@ async def test_replicas_share_partitions_and_hand_them_over(stack: Stack, nats_u
     await nc.close()
 
 
-async def _all_leased(js: JetStreamContext) -> dict[str, str] | None:
-    holders = await lease_holders(js)
-    return holders if len(holders) == PARTITIONS else None
+async def _shares(js: JetStreamContext, shares: list[int]) -> dict[str, str] | None:
+    """The partition leases, once every partition is held and the holders hold ``shares``."""
+    holders = {k: v for k, v in (await lease_holders(js)).items() if ".members." not in k}
+    counts = sorted(Counter(holders.values()).values(), reverse=True)
+    return holders if len(holders) == PARTITIONS and counts == shares else None

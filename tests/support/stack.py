@@ -16,6 +16,8 @@ from arc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from arc.mastery.v1 import mastery_pb2_grpc
 from arc.reporting.v1 import reporting_pb2_grpc
 from arc_contracts import stream_name
+from arc_platform.auth.client import bearer_interceptors
+from arc_platform.auth.dev_issuer import DemoUser, DevIssuerServer
 from arc_platform.bus import last_sequence
 from arc_platform.devstack import SERVICES, ServiceProcess, free_port, service_env
 from arc_platform.partitions import partition_filter, partition_position_key
@@ -44,16 +46,33 @@ class Stack:
     data_dir: Path
     database_url: str | None = None
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    #: The development token issuer the services trust (started on first use, in this process).
+    issuer: DevIssuerServer | None = None
+
+    def token(self, user: str | DemoUser = "admin") -> str:
+        """A bearer token for a demo user (``arc_platform.auth.dev_issuer.DEMO_USERS``)."""
+        return self.dev_issuer().issuer.token(user)
+
+    def dev_issuer(self) -> DevIssuerServer:
+        if self.issuer is None:
+            self.issuer = DevIssuerServer(self.data_dir / "dev-issuer").start()
+        return self.issuer
 
     def service(self, name: str, command: str = "serve", **extra: str) -> ServiceProcess:
         port = self.processes[name].grpc_port if name in self.processes else free_port()
         env = service_env(name, self.nats_url, self.data_dir, port, self.database_url, extra)
+        for key, value in self.dev_issuer().service_env().items():
+            env.setdefault(key, value)
         env.setdefault("ARC_HTTP_PORT", str(free_port()))
         return ServiceProcess(name, env, command, log_path=self.data_dir / "logs" / f"{name}.log")
 
     def start(self, *names: str) -> Stack:
-        for name in names or SERVICES:
-            self.processes[name] = self.service(name).start()
+        try:
+            for name in names or SERVICES:
+                self.processes[name] = self.service(name).start()
+        except BaseException:
+            self.stop()  # never leave half a stack running
+            raise
         return self
 
     def restart(self, name: str) -> None:
@@ -62,9 +81,20 @@ class Stack:
     def stop(self) -> None:
         for process in self.processes.values():
             process.stop()
+        if self.issuer is not None:
+            self.issuer.stop()
+            self.issuer = None
 
-    def channel(self, name: str) -> grpc.aio.Channel:
-        return grpc.aio.insecure_channel(f"127.0.0.1:{self.processes[name].grpc_port}")
+    def channel(self, name: str, user: str | DemoUser = "admin") -> grpc.aio.Channel:
+        """A channel to a service whose calls carry ``user``'s token (the network admin's by
+        default)."""
+        return grpc.aio.insecure_channel(
+            f"127.0.0.1:{self.processes[name].grpc_port}",
+            interceptors=bearer_interceptors(self.token(user)),
+        )
+
+    def http_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.processes[name].env['ARC_HTTP_PORT']}"
 
     def catalog(self) -> catalog_pb2_grpc.CatalogServiceStub:
         return catalog_pb2_grpc.CatalogServiceStub(self.channel("catalog"))

@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from arc_contracts import AttemptRecordedV1, AttemptVoidedV1
 from arc_evidence.application import Correction, EvidenceApplication
@@ -311,3 +313,23 @@ def test_evidence_recorded_before_this_version_reads_as_scored() -> None:
     StudentEvidence.AttemptRecorded.upcast_v1_v2(state)
     assert state["status"] == "scored" and state["weight"] == Decimal(1)
     assert state["tags"] == [] and state["source"] == "api"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["1", "2", "3", "4", "0", "9", "2.5"]), min_size=1, max_size=12))
+def test_a_batch_is_all_or_nothing_and_names_exactly_the_bad_rows(scores: list[str]) -> None:
+    catalog = FakeCatalog()
+    catalog.define("sci.1")
+    app = EvidenceApplication(
+        env={"PERSISTENCE_MODULE": "eventsourcing.popo"}, catalog=catalog, clock=lambda: NOW
+    )
+    rows = [item(f"stu-{n}", ("sci.1", score)) for n, score in enumerate(scores)]
+    bad = {n for n, score in enumerate(scores) if score not in {"1", "2", "3", "4"}}
+    try:
+        written = app.record_batch(rows)
+    except Rejected as refused:
+        assert {p.row for p in refused.problems} == bad
+        assert app.recorder.max_notification_id() is None
+    else:
+        assert not bad and len(written.attempt_ids) == len(scores)
+        assert sum(len(app.student_history(f"stu-{n}")) for n in range(len(scores))) == len(scores)

@@ -99,6 +99,13 @@ async def start_server(
     return server, bound
 
 
-def channel(target: str) -> grpc.aio.Channel:
-    """A client channel that propagates the current trace in gRPC metadata."""
-    return grpc.aio.insecure_channel(target, interceptors=aio_client_interceptors())  # type: ignore[no-untyped-call]
+def channel(target: str, token: str | Callable[[], str] | None = None) -> grpc.aio.Channel:
+    """A client channel that propagates the current trace in gRPC metadata, and with ``token``
+    (a bearer token, or a function giving one, e.g. ``arc_platform.auth.client.forwarded_token``)
+    authenticates every call."""
+    interceptors = list(aio_client_interceptors())  # type: ignore[no-untyped-call]
+    if token is not None:
+        from arc_platform.auth.client import bearer_interceptors
+
+        interceptors += bearer_interceptors(token)
+    return grpc.aio.insecure_channel(target, interceptors=interceptors)

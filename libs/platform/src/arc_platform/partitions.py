@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig
-from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError, NoKeysError
 from nats.js.kv import KeyValue
 
 from arc_contracts import stream_subjects
@@ -49,7 +49,14 @@ def partition_position_key(stream: str, partition: int) -> str:
     return f"{stream}.{partition_token(partition)}"
 
 
-__all__ = ["PartitionLease", "leased", "leased_partitions", "partition_of"]
+__all__ = [
+    "PartitionBalancer",
+    "PartitionLease",
+    "leased",
+    "leased_partitions",
+    "partition_loops",
+    "partition_of",
+]
 
 
 def holder_id() -> str:
@@ -163,6 +170,111 @@ def together(loops: Sequence[Loop]) -> Loop:
         await asyncio.gather(*(loop(stop) for loop in loops))
 
     return run
+
+
+class PartitionBalancer:
+    """Shares a group's partitions among its live replicas, so that replicas can be added or
+    removed at any time (an autoscaler may do it): each replica announces itself with a
+    member key (expiring like the leases), aims for ``ceil(partitions / replicas)`` partitions,
+    releases its surplus (stopping those consumers first) and takes free ones. Partitions are
+    consumed only under their lease, so never by two replicas at once."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        group: str,
+        partitions: int,
+        loops_of: Callable[[int], Sequence[Loop]],
+        ttl: float = 6.0,
+    ) -> None:
+        self.js = js
+        self.group = group
+        self.partitions = partitions
+        self.loops_of = loops_of
+        self.ttl = ttl
+        self.holder = holder_id()
+        self.member_key = f"{group}.members.{_key_safe(self.holder)}"
+        self.held: dict[int, tuple[PartitionLease, asyncio.Event, asyncio.Task[None]]] = {}
+
+    def preference(self) -> list[int]:
+        """Start at a replica-specific partition, so that replicas starting together spread."""
+        start = partition_of(self.holder, self.partitions)
+        return [(start + step) % self.partitions for step in range(self.partitions)]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.rebalance()
+            except Exception:  # NATS briefly unavailable: held leases expire on their own
+                log.exception("rebalancing %s failed", self.group)
+            await _sleep_or_stop(stop, self.ttl / 3)
+        for partition in list(self.held):
+            await self._let_go(partition)
+        with contextlib.suppress(Exception):
+            kv = await self._bucket()
+            await kv.delete(self.member_key)
+
+    async def _bucket(self) -> KeyValue:
+        return await self.js.create_key_value(
+            config=KeyValueConfig(bucket=LEASE_BUCKET, ttl=self.ttl, history=1)
+        )
+
+    async def members(self) -> int:
+        kv = await self._bucket()
+        try:
+            keys = await kv.keys()
+        except NoKeysError:
+            return 1
+        prefix = f"{self.group}.members."
+        return max(1, sum(1 for key in keys if key.startswith(prefix)))
+
+    async def rebalance(self) -> None:
+        kv = await self._bucket()
+        await kv.put(self.member_key, self.holder.encode())
+        target = -(-self.partitions // await self.members())  # ceil
+        for partition, (lease, _inner, task) in list(self.held.items()):
+            if task.done() or not await _try(lease.renew):
+                log.warning("lost lease %s; stopping its consumers", lease.key)
+                await self._let_go(partition)
+        while len(self.held) > target:
+            await self._let_go(max(self.held))
+        for partition in self.preference():
+            if len(self.held) >= target:
+                break
+            if partition in self.held:
+                continue
+            lease = PartitionLease(self.js, self.group, partition, self.holder, self.ttl)
+            if await _try(lease.acquire):
+                inner = asyncio.Event()
+                task = asyncio.create_task(together(self.loops_of(partition))(inner))
+                self.held[partition] = (lease, inner, task)
+                log.info("holding lease %s", lease.key)
+
+    async def _let_go(self, partition: int) -> None:
+        """Stop the partition's consumers, then give its lease back."""
+        lease, inner, task = self.held.pop(partition)
+        inner.set()
+        with contextlib.suppress(Exception):
+            await task
+        await _try(lease.release)
+
+
+def _key_safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in text)
+
+
+def partition_loops(
+    js: JetStreamContext,
+    group: str,
+    partitions: int,
+    pinned: Sequence[int] | None,
+    loops_of: Callable[[int], Sequence[Loop]],
+) -> list[Loop]:
+    """The partition consumers of a replica: pinned partitions (each under its lease), or a
+    share balanced among the live replicas."""
+    if pinned:
+        return leased_partitions(js, group, pinned, loops_of)
+    return [PartitionBalancer(js, group, partitions, loops_of).run]
 
 
 def leased_partitions(

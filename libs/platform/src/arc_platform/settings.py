@@ -40,10 +40,10 @@ class ServiceSettings(BaseSettings):
         4, ge=1, description="Partitions of per-student subjects; the same everywhere, fixed."
     )
     partition_ids: str | None = Field(
-        None, description="Partitions this replica consumes, e.g. '0,2' (default: by replica)."
+        None,
+        description="Pin this replica to these partitions, e.g. '0,2' (default: balanced "
+        "among the live replicas).",
     )
-    replica_index: int = Field(0, ge=0, description="This replica's index (StatefulSet ordinal).")
-    replicas: int = Field(1, ge=1, description="Consumer replicas sharing the partitions.")
     stream_replicas: int = Field(1, description="JetStream stream replicas (3 in production).")
     ready_max_lag: int = Field(
         0, ge=0, description="Not ready when a consumer is more messages behind; 0: no limit."
@@ -72,11 +72,11 @@ class ServiceSettings(BaseSettings):
         5.0, ge=0, description="Minimum time between refetches for an unknown key id."
     )
 
-    def owned_partitions(self) -> list[int]:
-        """The partitions this replica consumes: explicit, or ``p mod replicas == index``."""
-        if self.partition_ids:
-            return sorted({int(p) for p in self.partition_ids.split(",") if p.strip()})
-        return [p for p in range(self.partitions) if p % self.replicas == self.replica_index]
+    def pinned_partitions(self) -> list[int] | None:
+        """Partitions this replica is pinned to, or None to share them with live replicas."""
+        if not self.partition_ids:
+            return None
+        return sorted({int(p) for p in self.partition_ids.split(",") if p.strip()})
 
     @property
     def uses_postgres(self) -> bool:

@@ -25,6 +25,9 @@ from arc.catalog.v1 import catalog_pb2_grpc
 from arc_platform.grpc_server import field_violations
 
 COMMANDS = ("import-case", "import-oneroster", "export-case")
+PART = 1 << 20  # bytes per message: imports go as a stream of parts, far below gRPC's limit
+#: an exported framework may be larger than gRPC's default 4 MiB for a received message
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", -1)]
 PHASES = {"read": "Reading", "check": "Checking", "prepare": "Preparing", "save": "Saving"}
 
 
@@ -54,47 +57,57 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     console = Console(stderr=True)
-    with grpc.insecure_channel(args.target) as channel:
+    with grpc.insecure_channel(args.target, options=CHANNEL_OPTIONS) as channel:
         stub = catalog_pb2_grpc.CatalogServiceStub(channel)
         try:
             if args.command == "export-case":
                 return export_case(stub, args.framework, args.output)
-            request = read_request(args, console)
-            if request is None:
-                return 1
-            calls = (
-                stub.ImportCase(request)
-                if isinstance(request, pb.ImportCaseRequest)
-                else stub.ImportOneRoster(request)
-            )
-            result = follow(calls, console)
+            if args.command == "import-case":
+                case_parts = case_requests(args, console)
+                if case_parts is None:
+                    return 1
+                reports = stub.ImportCase(iter(case_parts))
+            else:
+                roster_parts = roster_requests(args.source, console)
+                if roster_parts is None:
+                    return 1
+                reports = stub.ImportOneRoster(iter(roster_parts))
+            result = follow(reports, console)
         except grpc.RpcError as error:
             return report_error(error, console, args.target)
     show_result(result, Console())
     return 0
 
 
-def read_request(
-    args: argparse.Namespace, console: Console
-) -> pb.ImportCaseRequest | pb.ImportOneRosterRequest | None:
-    if args.command == "import-case":
-        if not args.file.is_file():
-            console.print(f"[red]{args.file}: no such file[/red]")
-            return None
-        return pb.ImportCaseRequest(
-            package=args.file.read_bytes(), framework_id=args.framework, scale_id=args.scale
-        )
-    source: Path = args.source
+def parts(content: bytes) -> list[bytes]:
+    return [content[start : start + PART] for start in range(0, len(content), PART)] or [b""]
+
+
+def case_requests(args: argparse.Namespace, console: Console) -> list[pb.ImportCaseRequest] | None:
+    if not args.file.is_file():
+        console.print(f"[red]{args.file}: no such file[/red]")
+        return None
+    requests = [pb.ImportCaseRequest(package=part) for part in parts(args.file.read_bytes())]
+    requests[0].framework_id = args.framework
+    requests[0].scale_id = args.scale
+    return requests
+
+
+def roster_requests(source: Path, console: Console) -> list[pb.ImportOneRosterRequest] | None:
     if source.is_file():
-        return pb.ImportOneRosterRequest(zip=source.read_bytes())
+        return [pb.ImportOneRosterRequest(zip=part) for part in parts(source.read_bytes())]
     if not source.is_dir():
         console.print(f"[red]{source}: no such folder or zip[/red]")
         return None
-    files = {path.name: path.read_bytes() for path in sorted(source.glob("*.csv"))}
+    files = sorted(source.glob("*.csv"))
     if not files:
         console.print(f"[red]{source}: no CSV files[/red]")
         return None
-    return pb.ImportOneRosterRequest(files=files)
+    return [
+        pb.ImportOneRosterRequest(files={path.name: part})
+        for path in files
+        for part in parts(path.read_bytes())
+    ]
 
 
 def follow(reports: Iterator[pb.ImportProgress], console: Console) -> pb.ImportResult:

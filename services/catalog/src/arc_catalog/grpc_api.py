@@ -180,32 +180,40 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         return pb.CasePackage(json=json.dumps(package, indent=2, ensure_ascii=False).encode())
 
     async def ImportCase(
-        self, request: pb.ImportCaseRequest, context: Context
+        self, requests: AsyncIterator[pb.ImportCaseRequest], context: Context
     ) -> AsyncIterator[pb.ImportProgress]:
         traceparent = current_traceparent()
+        parts, framework_id, scale_id = [], "", ""
+        async for request in requests:
+            parts.append(request.package)
+            framework_id = framework_id or request.framework_id
+            scale_id = scale_id or request.scale_id
+        package = b"".join(parts)
 
         def work(progress: Callable[[str, int, int], None]) -> ImportResult:
             return self.catalog.import_case(
-                request.package,
-                msg.opt(request.framework_id),
-                msg.opt(request.scale_id),
-                traceparent,
-                progress,
+                package, msg.opt(framework_id), msg.opt(scale_id), traceparent, progress
             )
 
         async for report in self._import(context, work):
             yield report
 
     async def ImportOneRoster(
-        self, request: pb.ImportOneRosterRequest, context: Context
+        self, requests: AsyncIterator[pb.ImportOneRosterRequest], context: Context
     ) -> AsyncIterator[pb.ImportProgress]:
         traceparent = current_traceparent()
+        files: dict[str, bytearray] = {}
+        archive = bytearray()
+        async for request in requests:
+            for name, part in request.files.items():
+                files.setdefault(name, bytearray()).extend(part)
+            archive.extend(request.zip)
 
         def work(progress: Callable[[str, int, int], None]) -> ImportResult:
-            files = dict(request.files)
-            if request.zip:
-                files.update(unzip(request.zip))
-            return self.catalog.import_oneroster(files, traceparent, progress)
+            contents = {name: bytes(content) for name, content in files.items()}
+            if archive:
+                contents.update(unzip(bytes(archive)))
+            return self.catalog.import_oneroster(contents, traceparent, progress)
 
         async for report in self._import(context, work):
             yield report
@@ -218,8 +226,9 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         reports: asyncio.Queue[pb.ImportProgress] = asyncio.Queue()
 
         def progress(phase: str, done: int, total: int) -> None:
-            report = pb.ImportProgress(phase=phase, done=done, total=total)
-            loop.call_soon_threadsafe(reports.put_nowait, report)
+            if done in (0, total) or done % max(1, total // 100) == 0:  # about 1 % steps
+                report = pb.ImportProgress(phase=phase, done=done, total=total)
+                loop.call_soon_threadsafe(reports.put_nowait, report)
 
         task = asyncio.ensure_future(call(context, lambda: work(progress)))
         while not task.done() or not reports.empty():

@@ -75,7 +75,7 @@ def outcome_definition(request: pb.DefineOutcomeRequest) -> OutcomeDefinition:
     return OutcomeDefinition(
         code=request.code,
         statement=request.statement,
-        scale_id=request.scale_id,
+        scale_id=request.scale_id or request.scale.scale_id,
         framework_id=opt(request.framework_id),
         parent_id=opt(request.parent_id),
         description=opt(request.description),

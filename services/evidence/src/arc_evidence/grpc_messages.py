@@ -33,7 +33,6 @@ KINDS: dict[int, str] = {
     pb.ASSESSMENT_KIND_PORTFOLIO_ARTIFACT: "portfolio_artifact",
     pb.ASSESSMENT_KIND_SELF_ASSESSMENT: "self_assessment",
 }
-ENTRY_FIELDS = frozenset({"outcome_id", "score", "status", "retake_of", "attempt_number"})
 CODES = {
     "invalid": grpc.StatusCode.INVALID_ARGUMENT,
     "not_found": grpc.StatusCode.NOT_FOUND,

@@ -5,6 +5,10 @@ arc-mastery relay                      only the outbox relay
 arc-mastery rebuild [--into TARGET]    replay the full history into a fresh store, then
                                        compare it with the live one (exit 1 on a difference)
 arc-mastery replay STUDENT [OUTCOME]   a student's history, step by step
+arc-mastery access-log [--student S]   who read which student's records (for auditors)
+
+Every gRPC method and HTTP route needs a bearer token and is checked by the access policy
+(``arc_platform.auth``); see ACCESS_RULES in grpc_api.py and http_api.py.
 """
 
 from __future__ import annotations
@@ -26,16 +30,19 @@ from arc_contracts import stream_name
 from arc_mastery import published
 from arc_mastery.application import MasteryApplication
 from arc_mastery.audit import compare, replay
-from arc_mastery.grpc_api import MasteryServicer
+from arc_mastery.grpc_api import ACCESS_RULES, MasteryServicer
 from arc_mastery.http_api import create_app
+from arc_platform.auth import access_for
+from arc_platform.auth.access_log import AccessLog
 from arc_platform.bus import last_sequence
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.http import http_loop
-from arc_platform.partitions import leased_partitions, partition_position_key
+from arc_platform.partitions import partition_loops, partition_position_key
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
+from arc_platform.views import create_engine
 
 CONTEXT = "mastery"
 log = logging.getLogger(__name__)
@@ -77,13 +84,16 @@ async def serve(runtime: Runtime) -> Wiring:
     relay = make_relay(runtime, app, published.translate, CONTEXT)
     app.on_recorded = relay.wake
     servicer = MasteryServicer(app)
-    loops = leased_partitions(
+    access = access_for(runtime)
+    loops = partition_loops(
         runtime.js,
         "mastery",
-        settings.owned_partitions(),
+        settings.partitions,
+        settings.pinned_partitions(),
         lambda partition: [c.run for c in partition_consumers(runtime, app, partition)],
     )
-    loops.append(http_loop(create_app(app), settings.http_host, settings.http_port))
+    loops.append(http_loop(create_app(app, access), settings.http_host, settings.http_port))
+    loops.extend(access.loops)
     if settings.relay_enabled:
         loops.append(relay.run)
     return Wiring(
@@ -93,6 +103,7 @@ async def serve(runtime: Runtime) -> Wiring:
         service_names=["arc.mastery.v1.MasteryService"],
         loops=loops,
         on_stop=[app.close],
+        interceptors=[access.grpc(ACCESS_RULES)],
     )
 
 
@@ -187,7 +198,34 @@ def print_replay(student_id: str, outcome_id: str | None) -> int:
     return 0
 
 
+def print_access_log(student_id: str | None, subject: str | None, limit: int) -> int:
+    log = AccessLog(create_engine(MasterySettings()))
+    entries = log.entries(student_id=student_id, subject=subject, limit=limit)
+    table = Table("when", "who", "roles", "client", "endpoint", "student", "answer", title="access")
+    for e in entries:
+        client = " ".join(part for part in (e.client_id, e.client_address) if part)
+        answer = "allowed" if e.allowed else "DENIED"
+        table.add_row(
+            f"{e.at:%Y-%m-%d %H:%M:%S}",
+            e.subject,
+            e.roles,
+            client,
+            e.endpoint,
+            e.student_id or "",
+            answer,
+        )
+    Console().print(table if entries else "no access recorded")
+    return 0
+
+
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "access-log":
+        parser = argparse.ArgumentParser(prog="arc-mastery access-log")
+        parser.add_argument("--student", help="only decisions about this student")
+        parser.add_argument("--subject", help="only requests by this person")
+        parser.add_argument("--limit", type=int, default=100)
+        options = parser.parse_args(sys.argv[2:])
+        sys.exit(print_access_log(options.student, options.subject, options.limit))
     if len(sys.argv) > 1 and sys.argv[1] == "replay":
         parser = argparse.ArgumentParser(prog="arc-mastery replay")
         parser.add_argument("student_id")

@@ -1,4 +1,6 @@
-"""gRPC adapter of mastery: parse, ask the application, shape the reply."""
+"""gRPC adapter of mastery: parse, ask the application, shape the reply. ``ACCESS_RULES`` says
+what kind of request each method is (``arc_platform.auth.policy``): a method without a rule is
+refused."""
 
 from __future__ import annotations
 
@@ -18,10 +20,20 @@ from arc_mastery.application import (
 )
 from arc_mastery.rollups import RollUp
 from arc_mastery.standing import Explanation, Standing
+from arc_platform.auth import GrpcRule, ReadOperations, ReadStudent
 from arc_platform.grpc_server import FieldViolation, abort_with
 from arc_platform.partitions import partition_position_key
 
 CONSUMED = ("catalog", "evidence")
+SERVICE = "/arc.mastery.v1.MasteryService"
+
+ACCESS_RULES: dict[str, GrpcRule] = {
+    f"{SERVICE}/GetMastery": lambda request: ReadStudent(request.student_id),
+    f"{SERVICE}/Explain": lambda request: ReadStudent(request.student_id),
+    f"{SERVICE}/GetCourseMastery": lambda request: ReadStudent(request.student_id),
+    f"{SERVICE}/GetParentMastery": lambda request: ReadStudent(request.student_id),
+    f"{SERVICE}/GetProjectionStatus": lambda _request: ReadOperations(),
+}
 
 
 def text(value: Decimal | None) -> str:

@@ -1,12 +1,13 @@
 """HTTP/JSON adapter of mastery: standings, explanations (now, as known at, as assessed by),
-and roll-ups. OpenAPI at /docs."""
+roll-ups, and the access log for auditors. OpenAPI at /docs. Every route needs a bearer token
+and is checked against ``ACCESS_RULES`` (``arc_platform.auth.policy``)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query
+from fastapi import FastAPI, HTTPException, Query, Request
 
 from arc_mastery.application import (
     MasteryApplication,
@@ -16,6 +17,22 @@ from arc_mastery.application import (
 )
 from arc_mastery.rollups import RollUp
 from arc_mastery.standing import Explanation, Standing
+from arc_platform.auth import PUBLIC, Access, AccessEntry, Audit, HttpRule, ReadStudent
+
+STUDENT = "/api/v1/students/{student_id}"
+
+
+def _student(request: Request) -> ReadStudent:
+    return ReadStudent(request.path_params["student_id"])
+
+
+ACCESS_RULES: dict[str, HttpRule] = {
+    "GET /healthz": PUBLIC,
+    f"GET {STUDENT}/outcomes/{{outcome_id}}/explanation": _student,
+    f"GET {STUDENT}/courses/{{course_id}}": _student,
+    f"GET {STUDENT}/outcomes/{{outcome_id}}/children": _student,
+    "GET /api/v1/audit/access-log": lambda _request: Audit(),
+}
 
 
 def standing_json(standing: Standing) -> dict[str, Any]:
@@ -68,8 +85,26 @@ def rollup_json(rollup: RollUp) -> dict[str, Any]:
     }
 
 
-def create_app(app: MasteryApplication) -> FastAPI:
-    api = FastAPI(title="Mastery Arc mastery", version="1")
+def access_entry_json(entry: AccessEntry) -> dict[str, Any]:
+    return {
+        "at": entry.at,
+        "subject": entry.subject,
+        "roles": entry.roles.split(",") if entry.roles else [],
+        "client_id": entry.client_id,
+        "client_address": entry.client_address,
+        "transport": entry.transport,
+        "endpoint": entry.endpoint,
+        "action": entry.action,
+        "student_id": entry.student_id,
+        "allowed": entry.allowed,
+        "reason": entry.reason,
+    }
+
+
+def create_app(app: MasteryApplication, access: Access) -> FastAPI:
+    api = FastAPI(
+        title="Mastery Arc mastery", version="1", dependencies=[access.http(ACCESS_RULES)]
+    )
 
     @api.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -106,5 +141,19 @@ def create_app(app: MasteryApplication) -> FastAPI:
             return rollup_json(parent_rollup(app, student_id, outcome_id))
         except UnknownScope as exc:
             raise HTTPException(404, str(exc)) from exc
+
+    @api.get("/api/v1/audit/access-log")
+    def access_log(
+        student_id: str | None = Query(None, description="Only decisions about this student."),
+        subject: str | None = Query(None, description="Only requests by this person."),
+        since: datetime | None = Query(None, description="Only from this time (with zone)."),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        """Who asked for which student's records, when, through which client, and the answer
+        (auditors and network administrators); newest first."""
+        if since is not None and since.tzinfo is None:
+            raise HTTPException(422, "since: give a time zone (e.g. 2026-10-02T00:00Z)")
+        found = access.log.entries(student_id=student_id, subject=subject, since=since, limit=limit)
+        return {"entries": [access_entry_json(e) for e in found]}
 
     return api

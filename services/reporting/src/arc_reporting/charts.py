@@ -54,7 +54,9 @@ def outcome_timeline(
         x_title="Date",
         y_title="Level",
         range=(float(scale.low), float(scale.high)),
-        y_labels=[{"value": float(lv.value), "label": f"{lv.value} {lv.label}"} for lv in scale.levels]
+        y_labels=[
+            {"value": float(lv.value), "label": f"{lv.value} {lv.label}"} for lv in scale.levels
+        ]
         or None,
         x_value_formatter=lambda d: d.strftime("%Y-%m-%d"),
         x_label_rotation=30,
@@ -62,14 +64,7 @@ def outcome_timeline(
         height=320,
         **COMMON,
     )
-    level = sorted(
-        ((c.when, c.value) for c in changes if c.value is not None), key=lambda p: p[0]
-    )
-    chart.add(
-        "Level",
-        [{"value": (when, float(value)), "label": f"level {value}"} for when, value in level],
-        stroke_style={"width": 3},
-    )
+    chart.add("Level", _steps(changes), stroke_style={"width": 3})
     counted, set_aside = [], []
     for shown in attempts:
         attempt = shown.attempt
@@ -87,6 +82,20 @@ def outcome_timeline(
     chart.add("Attempts that count", counted, stroke=False, dots_size=6)
     chart.add("Not counted (voided, corrected, practice…)", set_aside, stroke=False, dots_size=6)
     return str(chart.render(is_unicode=True))
+
+
+def _steps(changes: Sequence[Change]) -> list[dict[str, object]]:
+    """The level as a step line: it holds until the next change."""
+    points: list[dict[str, object]] = []
+    previous: float | None = None
+    for change in sorted(changes, key=lambda c: (c.when, c.sequence)):
+        if change.value is None:
+            continue
+        if previous is not None:
+            points.append({"value": (change.when, previous), "label": f"level {previous:g}"})
+        previous = float(change.value)
+        points.append({"value": (change.when, previous), "label": f"level {change.value}"})
+    return points
 
 
 def status_bars(title: str, rows: Sequence[tuple[str, dict[str, int]]]) -> str:

@@ -110,7 +110,9 @@ class MasteryExplainer:
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                log.warning("mastery Explain failed for %s/%s: %s", student_id, outcome_id, exc.code())
+                log.warning(
+                    "mastery Explain failed for %s/%s: %s", student_id, outcome_id, exc.code()
+                )
             return None
         standing = reply.standing
         return Explained(
@@ -249,10 +251,15 @@ class EvidenceClient:
         try:
             reply = await stub.RecordBatch(batch_request(entry), timeout=self.timeout)
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION):
+            if exc.code() in (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                grpc.StatusCode.FAILED_PRECONDITION,
+            ):
                 raise EntryRejected(field_violations(exc) or [("", exc.details() or "")]) from exc
             raise EvidenceUnavailable(f"evidence service: {exc.code().name}") from exc
-        return EntryResult(sum(len(r.attempt_ids) for r in reply.rows), reply.position, reply.replayed)
+        return EntryResult(
+            sum(len(r.attempt_ids) for r in reply.rows), reply.position, reply.replayed
+        )
 
 
 class NoEvidenceEntry:

@@ -49,6 +49,8 @@ CSV_COLUMNS = (
 
 
 def _text(value: Decimal | str | None) -> str:
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
     return "" if value is None else str(value)
 
 
@@ -145,11 +147,21 @@ def _course(course: CourseCard, card: ReportCard, sheet: Any) -> list[object]:
             [
                 Paragraph(f"<b>{_escape(line.code)}</b> {_escape(line.statement)}", cell),
                 Paragraph(_escape(level), cell),
-                Paragraph(_escape(PLAIN_STATUS.get(line.standing.status, line.standing.status)), cell),
+                Paragraph(
+                    _escape(PLAIN_STATUS.get(line.standing.status, line.standing.status)), cell
+                ),
                 "yes" if line.counted else "no",
             ]
         )
-        style.append(("LINEBEFORE", (0, row), (0, row), 4, colors.HexColor(STATUS_COLOURS[line.standing.status])))
+        style.append(
+            (
+                "LINEBEFORE",
+                (0, row),
+                (0, row),
+                4,
+                colors.HexColor(STATUS_COLOURS[line.standing.status]),
+            )
+        )
     table = Table(rows, colWidths=[95 * mm, 35 * mm, 35 * mm, 15 * mm], repeatRows=1)
     table.setStyle(TableStyle(style))
     parts.append(Spacer(1, 2 * mm))

@@ -43,7 +43,8 @@ def parse_entry_form(
     assessed_at = datetime.now(UTC)
     try:
         day = datetime.fromisoformat(form.get("assessed_on", "")).date()
-        assessed_at = datetime.combine(day, time(12), UTC)
+        # Noon of that day (UTC), or now when noon has not come yet.
+        assessed_at = min(datetime.combine(day, time(12), UTC), datetime.now(UTC))
     except ValueError:
         errors["assessed_on"] = "give the date of the assessment (YYYY-MM-DD)"
     rows = []
@@ -71,7 +72,9 @@ def parse_entry_form(
     )
 
 
-def _cell(form: Mapping[str, str], student: str, outcome: str, errors: dict[str, str]) -> ScoreCell | None:
+def _cell(
+    form: Mapping[str, str], student: str, outcome: str, errors: dict[str, str]
+) -> ScoreCell | None:
     status = form.get(status_input(student, outcome), "scored") or "scored"
     text = form.get(score_input(student, outcome), "").strip()
     if status not in STATUS_CODES:

@@ -76,10 +76,17 @@ class ReportingServicer(reporting_pb2_grpc.ReportingServiceServicer):
             await abort_with(context, missing)
         try:
             detail = await asyncio.to_thread(
-                outcome_detail, self.model, self.config, request.student_id, request.outcome_id, None
+                outcome_detail,
+                self.model,
+                self.config,
+                request.student_id,
+                request.outcome_id,
+                None,
             )
         except NotFound as exc:
-            await abort_with(context, [FieldViolation(exc.field, exc.message)], grpc.StatusCode.NOT_FOUND)
+            await abort_with(
+                context, [FieldViolation(exc.field, exc.message)], grpc.StatusCode.NOT_FOUND
+            )
             raise
         return report_of(detail)
 

@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime, BaseModel, Field
 from fastapi.staticfiles import StaticFiles
+from pydantic import AwareDatetime, BaseModel, Field
 
 from arc_reporting.clients import (
     ClassEntry,
@@ -262,9 +262,7 @@ def create_app(
     from arc_reporting import pages
 
     service = (
-        model_or_service
-        if isinstance(model_or_service, Reporting)
-        else Reporting(model_or_service)
+        model_or_service if isinstance(model_or_service, Reporting) else Reporting(model_or_service)
     )
     app = FastAPI(title="Mastery Arc reporting", version="1")
     app.state.reporting = service

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,7 +21,13 @@ from arc_reporting.domain.asof import parse_moment
 from arc_reporting.domain.palette import STATUS_COLOURS, text_on
 from arc_reporting.domain.records import STATUSES
 from arc_reporting.domain.vocabulary import PLAIN_STATUS
-from arc_reporting.forms import FormErrors, form_field_of, parse_entry_form, score_input, status_input
+from arc_reporting.forms import (
+    FormErrors,
+    form_field_of,
+    parse_entry_form,
+    score_input,
+    status_input,
+)
 from arc_reporting.http_api import AsOf, Options, Service
 from arc_reporting.service import timeline_svg
 
@@ -112,24 +118,48 @@ async def outcome_chart(student_id: str, outcome_id: str, service: Service, at: 
 
 
 @router.get("/students/{student_id}/report-card", response_class=HTMLResponse)
-async def report_card(request: Request, student_id: str, service: Service, at: AsOf) -> HTMLResponse:
+async def report_card(
+    request: Request, student_id: str, service: Service, at: AsOf
+) -> HTMLResponse:
     card = await service.report_card(student_id, at)
-    return render(request, "report_card.html", cards=[card], title=card.name, words=card.words,
-                  exports=f"/students/{student_id}/report-card")
+    return render(
+        request,
+        "report_card.html",
+        cards=[card],
+        title=card.name,
+        words=card.words,
+        exports=f"/students/{student_id}/report-card",
+    )
 
 
 @router.get("/sections/{section_id}/report-cards", response_class=HTMLResponse)
-async def section_cards(request: Request, section_id: str, service: Service, at: AsOf) -> HTMLResponse:
+async def section_cards(
+    request: Request, section_id: str, service: Service, at: AsOf
+) -> HTMLResponse:
     cards = await service.section_cards(section_id, at)
-    return render(request, "report_card.html", cards=cards.cards, title=cards.title, words=cards.words,
-                  exports=f"/sections/{section_id}/report-cards")
+    return render(
+        request,
+        "report_card.html",
+        cards=cards.cards,
+        title=cards.title,
+        words=cards.words,
+        exports=f"/sections/{section_id}/report-cards",
+    )
 
 
 @router.get("/schools/{school_id}/report-cards", response_class=HTMLResponse)
-async def school_cards(request: Request, school_id: str, service: Service, at: AsOf) -> HTMLResponse:
+async def school_cards(
+    request: Request, school_id: str, service: Service, at: AsOf
+) -> HTMLResponse:
     cards = await service.school_cards(school_id, at)
-    return render(request, "report_card.html", cards=cards.cards, title=cards.title, words=cards.words,
-                  exports=f"/schools/{school_id}/report-cards")
+    return render(
+        request,
+        "report_card.html",
+        cards=cards.cards,
+        title=cards.title,
+        words=cards.words,
+        exports=f"/schools/{school_id}/report-cards",
+    )
 
 
 @router.get("/families/{guardian_id}", response_class=HTMLResponse)
@@ -164,7 +194,9 @@ async def entry_form(
 ) -> HTMLResponse:
     form = await service.entry_form(section_id, outcome_id or [])
     values = {"assessed_on": datetime.now(UTC).strftime("%Y-%m-%d"), "assessment_kind": "test"}
-    return render(request, "entry.html", form=form, values=values, errors={}, idempotency_key=uuid.uuid4())
+    return render(
+        request, "entry.html", form=form, values=values, errors={}, idempotency_key=uuid.uuid4()
+    )
 
 
 @router.post("/sections/{section_id}/evidence", response_class=HTMLResponse)
@@ -177,7 +209,12 @@ async def record_entry(request: Request, section_id: str, service: Service) -> R
         entry = parse_entry_form(section_id, values, [s for s, _ in form.students], form.chosen)
     except FormErrors as exc:
         return render(
-            request, "entry.html", 422, form=form, values=values, errors=exc.errors,
+            request,
+            "entry.html",
+            422,
+            form=form,
+            values=values,
+            errors=exc.errors,
             idempotency_key=uuid.uuid4(),
         )
     try:
@@ -185,7 +222,12 @@ async def record_entry(request: Request, section_id: str, service: Service) -> R
     except EntryRejected as exc:
         errors = {form_field_of(entry, f): m for f, m in exc.violations}
         return render(
-            request, "entry.html", 422, form=form, values=values, errors=errors,
+            request,
+            "entry.html",
+            422,
+            form=form,
+            values=values,
+            errors=errors,
             idempotency_key=uuid.uuid4(),
         )
     return RedirectResponse(f"/sections/{section_id}?recorded={result.attempts}", status_code=303)

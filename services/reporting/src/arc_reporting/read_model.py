@@ -54,7 +54,9 @@ def reset_if_outdated(engine: Engine) -> None:
             found = conn.execute(sa.select(_version.c.version)).scalar()
         if found == SCHEMA_VERSION:
             return
-        log.warning("reporting read model is at version %s, not %s: rebuilding", found, SCHEMA_VERSION)
+        log.warning(
+            "reporting read model is at version %s, not %s: rebuilding", found, SCHEMA_VERSION
+        )
         for name in ours:
             conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}"'))
 
@@ -92,7 +94,9 @@ class ReportingReadModel:
                         continue
                     self._apply(conn, delivery.sequence, delivery.envelope.time, delivery.event)
 
-    def _apply(self, conn: sa.Connection, sequence: int, time: datetime, event: ContractEvent) -> None:
+    def _apply(
+        self, conn: sa.Connection, sequence: int, time: datetime, event: ContractEvent
+    ) -> None:
         if isinstance(event, AttemptRecordedV1):
             conn.execute(sa.insert(attempts).values(**_attempt_row(event)))
         elif isinstance(event, AttemptVoidedV1):

@@ -3,7 +3,10 @@
     channel = grpc.aio.insecure_channel(target, interceptors=bearer_interceptors(token))
 
 ``token`` may be a string or a function returning the current token (for tokens that are
-renewed while the channel lives).
+renewed while the channel lives). A service calling another on a user's behalf forwards the
+user's own token, so the callee applies the user's rights::
+
+    channel(target, token=forwarded_token)     # arc_platform.grpc_server.channel
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ from typing import Any
 
 import grpc
 
+from arc_platform.auth.principal import current_request
+
 TokenSource = str | Callable[[], str]
+
+
+def forwarded_token() -> str:
+    """The bearer token of the request being served (raises outside one)."""
+    return current_request().bearer
 
 
 def _with_token(details: Any, token: TokenSource) -> Any:

@@ -64,9 +64,10 @@ class AccessGuard:
         self.relationships = relationships
         self.access_log = access_log
 
-    async def authenticate(self, authorization: str | None) -> Principal:
+    async def authenticate(self, authorization: str | None) -> tuple[Principal, str]:
+        """The principal and the bearer token it was verified from."""
         token = bearer_token(authorization)
-        return await asyncio.to_thread(self.verifier.verify, token)
+        return await asyncio.to_thread(self.verifier.verify, token), token
 
     async def authorize(self, context: RequestContext, request: AccessRequest) -> Decision:
         """Decide, then log the decision when it is about a student's records."""
@@ -111,11 +112,13 @@ class AccessGuard:
         """Authenticate and authorize one call; aborts it when refused."""
         metadata = dict(context.invocation_metadata() or ())
         try:
-            principal = await self.authenticate(metadata.get("authorization"))
+            principal, token = await self.authenticate(metadata.get("authorization"))
         except Unauthenticated as exc:
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
             raise
-        request_context = RequestContext(principal, "grpc", method, context.peer() or "")
+        request_context = RequestContext(
+            principal, "grpc", method, context.peer() or "", bearer=token
+        )
         if isinstance(rule, _Public):
             return request_context
         if rule is None:
@@ -144,14 +147,14 @@ class AccessGuard:
             if isinstance(rule, _Public):
                 return None
             try:
-                principal = await self.authenticate(request.headers.get("authorization"))
+                principal, token = await self.authenticate(request.headers.get("authorization"))
             except Unauthenticated as exc:
                 raise HTTPException(
                     401, str(exc), headers={"WWW-Authenticate": 'Bearer realm="arc"'}
                 ) from exc
             client = request.client
             address = f"{client.host}:{client.port}" if client else ""
-            context = RequestContext(principal, "http", key, address)
+            context = RequestContext(principal, "http", key, address, bearer=token)
             if rule is None:
                 log.error("no access rule for %s: refused (add one to the app's rules)", key)
                 raise HTTPException(403, DENIED)

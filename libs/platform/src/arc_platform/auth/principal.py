@@ -54,6 +54,8 @@ class RequestContext:
     endpoint: str  # the gRPC method or "GET /api/v1/..."
     client_address: str = ""
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The caller's bearer token, to forward on calls made on their behalf (never logged).
+    bearer: str = field(default="", repr=False)
 
     def actor(self) -> dict[str, object]:
         """What a service stores with each change it makes on this request's behalf."""

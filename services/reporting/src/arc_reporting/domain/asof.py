@@ -54,7 +54,8 @@ def standing_at(changes: Iterable[Change], as_of: datetime | None) -> Standing:
     latest: Change | None = None
     for change in changes:
         if known_by(change.changed_at, as_of) and (
-            latest is None or (change.changed_at, change.sequence) > (latest.changed_at, latest.sequence)
+            latest is None
+            or (change.changed_at, change.sequence) > (latest.changed_at, latest.sequence)
         ):
             latest = change
     return NO_EVIDENCE if latest is None else standing_of(latest)
@@ -95,11 +96,15 @@ def attempts_at(
     visible = [a for a in attempts if known_by(a.recorded_at, as_of)]
     superseded = {a.supersedes: a.attempt_id for a in visible if a.supersedes}
     result = []
-    for item in sorted(visible, key=lambda a: (utc(a.assessed_at), utc(a.recorded_at), a.attempt_id)):
+    for item in sorted(
+        visible, key=lambda a: (utc(a.assessed_at), utc(a.recorded_at), a.attempt_id)
+    ):
         voided = item.voided_at is not None and known_by(item.voided_at, as_of)
         replaced_by = superseded.get(item.attempt_id)
         result.append(
-            AttemptAsOf(item, voided, replaced_by, _not_counted(item, voided, replaced_by, excluded_tags))
+            AttemptAsOf(
+                item, voided, replaced_by, _not_counted(item, voided, replaced_by, excluded_tags)
+            )
         )
     return result
 

@@ -15,6 +15,7 @@ from arc_contracts import (
     OutcomeDefinedV1,
     PersonDefinedV1,
     PolicyDefinedV1,
+    ScaleDefinedV1,
     SectionDefinedV1,
 )
 from arc_contracts.registry import BY_SUBJECT
@@ -35,25 +36,27 @@ class Entry:
         return BY_SUBJECT[self.subject].model_validate_json(self.body)
 
 
+#: The field naming each kind of catalog definition.
+KEYS = {
+    "outcome_defined": "outcome_id",
+    "course_defined": "course_id",
+    "section_defined": "section_id",
+    "person_defined": "person_id",
+    "policy_defined": "policy_id",
+    "org_defined": "org_id",
+    "term_defined": "term_id",
+    "framework_defined": "framework_id",
+}
+
+
 def identity(event: ContractEvent) -> tuple[str, int] | None:
     """(entity id, revision) of a catalog definition; None for events reporting ignores."""
-    for attribute in (
-        "outcome_id",
-        "course_id",
-        "section_id",
-        "person_id",
-        "policy_id",
-        "org_id",
-        "term_id",
-        "framework_id",
-    ):
-        if attribute in type(event).model_fields:
-            return str(getattr(event, attribute)), int(getattr(event, "revision", 1))
+    if event.name in KEYS:
+        return str(getattr(event, KEYS[event.name])), int(getattr(event, "revision", 1))
     if isinstance(event, NetworkSettingsDefinedV1):
         return "network", event.revision
-    scale = getattr(event, "scale", None)
-    if scale is not None:
-        return str(scale.scale_id), int(scale.revision)
+    if isinstance(event, ScaleDefinedV1):
+        return event.scale.scale_id, event.scale.revision
     return None
 
 
@@ -106,7 +109,9 @@ class Catalog:
         course = self.courses.get(section.course_id)
         return section.school_id or (course.school_id if course else None)
 
-    def sections_in(self, school_id: str | None = None, course_id: str | None = None) -> list[SectionDefinedV1]:
+    def sections_in(
+        self, school_id: str | None = None, course_id: str | None = None
+    ) -> list[SectionDefinedV1]:
         return sorted(
             (
                 s
@@ -139,7 +144,9 @@ class Catalog:
 
     def courses_assessing(self, outcome_id: str) -> list[str]:
         return sorted(
-            c.course_id for c in self.courses.values() if any(o.outcome_id == outcome_id for o in c.outcomes)
+            c.course_id
+            for c in self.courses.values()
+            if any(o.outcome_id == outcome_id for o in c.outcomes)
         )
 
     def course_policy(self, course_id: str) -> PolicyDefinedV1 | None:

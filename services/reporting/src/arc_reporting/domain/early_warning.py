@@ -132,4 +132,6 @@ def _quiet(rule: WarningRule, now: datetime, pair: PairHistory) -> str | None:
         return f"no new evidence on this power outcome since {newest:%Y-%m-%d}"
     if pair.enrolled_since is None or utc(pair.enrolled_since) >= quiet_since:
         return None
-    return f"no evidence yet on this power outcome, enrolled since {utc(pair.enrolled_since):%Y-%m-%d}"
+    return (
+        f"no evidence yet on this power outcome, enrolled since {utc(pair.enrolled_since):%Y-%m-%d}"
+    )

@@ -33,7 +33,10 @@ class HeatMapOptions:
         if self.sort not in SORTS and not (
             self.sort.startswith("outcome:") and self.sort.removeprefix("outcome:") in outcome_ids
         ):
-            raise BadField("sort", f"{self.sort!r}: use {', '.join(SORTS)} or outcome:<outcome id of this section>")
+            raise BadField(
+                "sort",
+                f"{self.sort!r}: use {', '.join(SORTS)} or outcome:<outcome id of this section>",
+            )
         if self.status is not None and self.status not in STATUSES:
             raise BadField("status", f"{self.status!r}: use one of {', '.join(STATUSES)}")
 
@@ -117,7 +120,9 @@ def shape(
     sort_names = {sid: key for sid, _, key in students}
     columns = [_column(i, o, power, rows, sort_names) for i, (o, power) in enumerate(shown)]
     kept = [r for r in rows if _keep(r, options)]
-    return HeatMap(columns, _sorted(kept, options, sort_names, [o.outcome_id for o, _ in shown]), len(rows))
+    return HeatMap(
+        columns, _sorted(kept, options, sort_names, [o.outcome_id for o, _ in shown]), len(rows)
+    )
 
 
 def _column(
@@ -128,7 +133,10 @@ def _column(
     sort_names: dict[str, tuple[str, str, str]],
 ) -> Column:
     cells = [(row, row.cells[index]) for row in rows]
-    missing = sorted((row.student_id for row, c in cells if c.status == "no_evidence"), key=sort_names.__getitem__)
+    missing = sorted(
+        (row.student_id for row, c in cells if c.status == "no_evidence"),
+        key=sort_names.__getitem__,
+    )
     return Column(
         outcome.outcome_id,
         outcome.code,
@@ -141,13 +149,20 @@ def _column(
 
 
 def _keep(row: Row, options: HeatMapOptions) -> bool:
-    if options.q and options.q.lower() not in row.name.lower() and options.q.lower() not in row.student_id.lower():
+    if (
+        options.q
+        and options.q.lower() not in row.name.lower()
+        and options.q.lower() not in row.student_id.lower()
+    ):
         return False
     return options.status is None or any(c.status == options.status for c in row.cells)
 
 
 def _sorted(
-    rows: list[Row], options: HeatMapOptions, names: dict[str, tuple[str, str, str]], shown: list[str]
+    rows: list[Row],
+    options: HeatMapOptions,
+    names: dict[str, tuple[str, str, str]],
+    shown: list[str],
 ) -> list[Row]:
     by_name = sorted(rows, key=lambda r: names[r.student_id])
     if options.sort == "name":

@@ -47,7 +47,9 @@ def text_on(background: str) -> str:
     return "#000000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#ffffff"
 
 
-def level_position(scale: ProficiencyScaleV1, level: Decimal | None, value: Decimal | None) -> float | None:
+def level_position(
+    scale: ProficiencyScaleV1, level: Decimal | None, value: Decimal | None
+) -> float | None:
     """Where a standing sits on its scale, 0 (lowest) to 1 (highest)."""
     values = [lv.value for lv in scale.levels]
     if level is not None and level in values and len(values) > 1:

@@ -62,9 +62,8 @@ class Change:
         """The level fell, or mastery was lost."""
         if self.before_status == "mastered" and self.status != "mastered":
             return True
-        return (
-            self.before_level is not None
-            and (self.level is None or self.level < self.before_level)
+        return self.before_level is not None and (
+            self.level is None or self.level < self.before_level
         )
 
     @property

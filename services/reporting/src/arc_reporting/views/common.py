@@ -31,7 +31,7 @@ class NotFound(LookupError):
 class Config:
     outcome_label: str = "outcome"
     outcomes_label: str | None = None
-    rule: WarningRule = WarningRule()
+    rule: WarningRule = field(default_factory=WarningRule)
     stuck_min_share: float = 0.3
     stuck_min_students: int = 3
 
@@ -105,7 +105,9 @@ class OutcomeLine:
         return self.status != "mastered"
 
 
-def outcome_line(outcome: OutcomeDefinedV1, power: bool, scope: Scope, student_id: str) -> OutcomeLine:
+def outcome_line(
+    outcome: OutcomeDefinedV1, power: bool, scope: Scope, student_id: str
+) -> OutcomeLine:
     standing = scope.standing(student_id, outcome.outcome_id)
     shown = scope.attempts_on(student_id, outcome.outcome_id)
     assessed = [a.attempt.assessed_at for a in shown if not a.voided]
@@ -133,7 +135,8 @@ _NEXT_ORDER = {"approaching": 0, "needs_judgment": 1, "not_yet": 2, "no_evidence
 def next_steps(lines: Sequence[OutcomeLine]) -> list[OutcomeLine]:
     unique = {line.outcome_id: line for line in lines if line.next_step}
     return sorted(
-        unique.values(), key=lambda l: (not l.power, _NEXT_ORDER.get(l.status, 9), l.code)
+        unique.values(),
+        key=lambda line: (not line.power, _NEXT_ORDER.get(line.status, 9), line.code),
     )
 
 

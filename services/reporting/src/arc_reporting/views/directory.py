@@ -27,7 +27,10 @@ def directory(model: ReportingReadModel, config: Config, as_of: datetime | None)
 
     def people(role: str) -> list[tuple[str, str]]:
         found = [p for p in catalog.people.values() if p.role == role and p.active]
-        return [(p.person_id, catalog.name_of(p.person_id)) for p in sorted(found, key=lambda p: catalog.sort_name(p.person_id))]
+        return [
+            (p.person_id, catalog.name_of(p.person_id))
+            for p in sorted(found, key=lambda p: catalog.sort_name(p.person_id))
+        ]
 
     return Directory(
         as_of,

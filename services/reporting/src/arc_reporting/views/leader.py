@@ -4,6 +4,7 @@ the outcomes where many students are stuck. Only from events."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -97,7 +98,10 @@ def leader_page(
         grouped: dict[str, list[str]] = defaultdict(list)
         for pair, key in key_of.items():
             grouped[key].append(status[pair])
-        return [Row(k, title_of.get(k, k), distribution(v)) for k, v in sorted(grouped.items(), key=lambda kv: title_of.get(kv[0], kv[0]))]
+        return [
+            Row(k, title_of.get(k, k), distribution(v))
+            for k, v in sorted(grouped.items(), key=lambda kv: title_of.get(kv[0], kv[0]))
+        ]
 
     outcomes = catalog.outcomes
     by_outcome = rows(
@@ -138,8 +142,11 @@ def leader_page(
         config.stuck_min_students,
     )
     title = (
-        catalog.courses[course_id].title if course_id else
-        catalog.school_name(school_id) if school_id else vocabulary(catalog, config).network_name
+        catalog.courses[course_id].title
+        if course_id
+        else catalog.school_name(school_id)
+        if school_id
+        else vocabulary(catalog, config).network_name
     )
     return LeaderPage(
         title,
@@ -161,7 +168,7 @@ def leader_page(
     )
 
 
-def _stuck_line(stuck: StuckOutcome, outcomes: dict[str, object]) -> StuckLine:
+def _stuck_line(stuck: StuckOutcome, outcomes: Mapping[str, object]) -> StuckLine:
     outcome = outcomes.get(stuck.outcome_id)
     return StuckLine(
         stuck.outcome_id,

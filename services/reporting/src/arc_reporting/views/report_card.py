@@ -47,16 +47,25 @@ class ReportCards:
     cards: list[ReportCard]
 
 
-def _course_card(catalog: Catalog, scope: Scope, student_id: str, section: SectionDefinedV1) -> CourseCard:
+def _course_card(
+    catalog: Catalog, scope: Scope, student_id: str, section: SectionDefinedV1
+) -> CourseCard:
     course = catalog.courses.get(section.course_id)
     outcomes = catalog.course_outcomes(section.course_id)
     policy = catalog.course_policy(section.course_id)
     standings = {o.outcome_id: scope.standing(student_id, o.outcome_id) for o, _ in outcomes}
     lines = grade_lines(outcomes, standings, policy)
     counted = {line.outcome_id for line in lines if line.counted}
-    scales = [o.scale for o, _ in outcomes if o.outcome_id in counted] or [o.scale for o, _ in outcomes]
+    scales = [o.scale for o, _ in outcomes if o.outcome_id in counted] or [
+        o.scale for o, _ in outcomes
+    ]
     grade = (
-        course_grade(lines, policy, {lv.value: lv.label for lv in scales[0].levels}, scales[0].mastery_threshold)
+        course_grade(
+            lines,
+            policy,
+            {lv.value: lv.label for lv in scales[0].levels},
+            scales[0].mastery_threshold,
+        )
         if scales
         else course_grade(lines, policy)
     )
@@ -80,7 +89,12 @@ def _cards(
     sections_of: Callable[[str], list[SectionDefinedV1]],
     as_of: datetime | None,
 ) -> list[ReportCard]:
-    outcomes = {o.outcome_id for s in students for sec in sections_of(s) for o, _ in catalog.course_outcomes(sec.course_id)}
+    outcomes = {
+        o.outcome_id
+        for s in students
+        for sec in sections_of(s)
+        for o, _ in catalog.course_outcomes(sec.course_id)
+    }
     scope = load_scope(model, catalog, students, as_of, outcomes)
     words = vocabulary(catalog, config)
     cards = []

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from arc_contracts import SectionDefinedV1
+from arc_contracts import OutcomeDefinedV1, SectionDefinedV1
 from arc_reporting.domain.catalog import Catalog
-from arc_reporting.domain.heatmap import HeatMap, HeatMapOptions, shape
+from arc_reporting.domain.heatmap import Cell, HeatMap, HeatMapOptions, cell_of, shape
+from arc_reporting.domain.records import NO_EVIDENCE, Standing
 from arc_reporting.domain.vocabulary import Vocabulary
 from arc_reporting.read_model import ReportingReadModel
 from arc_reporting.views.common import Config, NotFound, load_scope, vocabulary
@@ -53,7 +54,9 @@ def teacher_page(
     if teacher_id not in catalog.people:
         raise NotFound("teacher_id", f"no teacher {teacher_id!r}")
     sections = [summary(catalog, s) for s in catalog.sections_of_teacher(teacher_id)]
-    return TeacherPage(teacher_id, catalog.name_of(teacher_id), as_of, vocabulary(catalog, config), sections)
+    return TeacherPage(
+        teacher_id, catalog.name_of(teacher_id), as_of, vocabulary(catalog, config), sections
+    )
 
 
 @dataclass
@@ -66,6 +69,7 @@ class SectionPage:
     heatmap: HeatMap
     tags: list[str]
     names: dict[str, str]
+    legend: list[Cell]
 
 
 def section_page(
@@ -93,7 +97,28 @@ def section_page(
         heatmap,
         sorted({tag for o, _ in outcomes for tag in o.tags}),
         {s: name for s, name, _ in students},
+        legend(outcomes),
     )
+
+
+def legend(outcomes: list[tuple[OutcomeDefinedV1, bool]]) -> list[Cell]:
+    """The colour of each level of the (first) scale, and of no evidence."""
+    if not outcomes:
+        return []
+    first = outcomes[0][0]
+    cells = [
+        cell_of(
+            first,
+            Standing(
+                "mastered" if lv.value >= first.scale.mastery_threshold else "not_yet",
+                lv.value,
+                lv.value,
+                lv.label,
+            ),
+        )
+        for lv in first.scale.levels
+    ]
+    return [*cells, cell_of(first, NO_EVIDENCE)]
 
 
 @dataclass(frozen=True)
@@ -138,7 +163,9 @@ def entry_form(
     known = {o.outcome_id for o in outcomes}
     for outcome_id in chosen:
         if outcome_id not in known:
-            raise NotFound("outcome_id", f"{outcome_id!r} is not an outcome of this section's course")
+            raise NotFound(
+                "outcome_id", f"{outcome_id!r} is not an outcome of this section's course"
+            )
     students = sorted(section.student_ids, key=catalog.sort_name)
     return EntryForm(
         summary(catalog, section),

@@ -167,8 +167,10 @@ def outcome_detail(
         raise NotFound("outcome_id", f"no outcome {outcome_id!r}")
     scope = load_scope(model, catalog, [student_id], as_of, [outcome_id], with_attempts=True)
     power = any(
-        p for s in catalog.sections_of_student(student_id)
-        for o, p in catalog.course_outcomes(s.course_id) if o.outcome_id == outcome_id
+        p
+        for s in catalog.sections_of_student(student_id)
+        for o, p in catalog.course_outcomes(s.course_id)
+        if o.outcome_id == outcome_id
     )
     shown = scope.attempts_on(student_id, outcome_id)
     history = sorted(scope.changes.get((student_id, outcome_id), []), key=lambda c: c.sequence)
@@ -241,8 +243,12 @@ def family_page(
     guardian = catalog.people.get(guardian_id)
     if guardian is None or guardian.role != "guardian":
         raise NotFound("guardian_id", f"no guardian {guardian_id!r}")
-    children = [student_page(model, config, s, as_of) for s in guardian.guardian_of if s in catalog.people]
-    return FamilyPage(guardian_id, catalog.name_of(guardian_id), as_of, vocabulary(catalog, config), children)
+    children = [
+        student_page(model, config, s, as_of) for s in guardian.guardian_of if s in catalog.people
+    ]
+    return FamilyPage(
+        guardian_id, catalog.name_of(guardian_id), as_of, vocabulary(catalog, config), children
+    )
 
 
 def scope_of(model: ReportingReadModel, student_id: str, as_of: datetime | None) -> Scope:

@@ -68,7 +68,9 @@ def evaluate_all(
                 found = pairs.setdefault((student, outcome.outcome_id), _Pair(False, since, set()))
                 found.power = found.power or power
                 found.courses.add(section.course_id)
-                if since is not None and (found.enrolled_since is None or since < found.enrolled_since):
+                if since is not None and (
+                    found.enrolled_since is None or since < found.enrolled_since
+                ):
                     found.enrolled_since = since
     students = {s for s, _ in pairs}
     scope = load_scope(model, catalog, students, as_of, {o for _, o in pairs}, with_attempts=True)
@@ -106,7 +108,11 @@ def warnings_page(
         if school_id is not None and school_id not in catalog.schools():
             raise NotFound("school_id", f"no school {school_id!r}")
         sections = catalog.sections_in(school_id)
-        title = catalog.school_name(school_id) if school_id else vocabulary(catalog, config).network_name
+        title = (
+            catalog.school_name(school_id)
+            if school_id
+            else vocabulary(catalog, config).network_name
+        )
     lines = []
     for warning, courses in evaluate_all(model, config, catalog, sections, as_of):
         outcome = catalog.outcomes[warning.outcome_id]
