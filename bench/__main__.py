@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import shutil
+import signal
 import tempfile
 import time
 import uuid
@@ -244,5 +245,10 @@ def main() -> None:
     )
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so that every started process is stopped on the way out
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _interrupt)
     main()

@@ -209,14 +209,14 @@ async def test_mastery_does_all_its_work_with_its_restricted_credentials(
         admin = await Connection().open(server, "admin")
         assert admin.nc is not None
         leases = await (await admin.nc.jetstream().key_value(LEASE_BUCKET)).keys()
-        assert sorted(leases) == [f"mastery.p{p}" for p in range(4)]
+        assert {f"mastery.p{p}" for p in range(4)} <= set(leases)  # every partition leased
         for connection in (catalog, evidence, integrator, admin):
             assert connection.nc is not None
             await connection.nc.close()
     finally:
         stack.stop()
     # The auditor's NATS user re-reads the stream; the store and the stream hold one chain.
-    audited = subprocess.run(
+    audited = subprocess.run(  # noqa: ASYNC221 (the services are stopped: nothing to wait for)
         [
             sys.executable,
             "-m",

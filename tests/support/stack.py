@@ -48,6 +48,7 @@ class Stack:
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     #: The development token issuer the services trust (started on first use, in this process).
     issuer: DevIssuerServer | None = None
+    _channels: dict[tuple[str, str], grpc.aio.Channel] = field(default_factory=dict)
 
     def token(self, user: str | DemoUser = "admin") -> str:
         """A bearer token for a demo user (``arc_platform.auth.dev_issuer.DEMO_USERS``)."""
@@ -84,14 +85,18 @@ class Stack:
         if self.issuer is not None:
             self.issuer.stop()
             self.issuer = None
+        self._channels.clear()
 
     def channel(self, name: str, user: str | DemoUser = "admin") -> grpc.aio.Channel:
         """A channel to a service whose calls carry ``user``'s token (the network admin's by
-        default)."""
-        return grpc.aio.insecure_channel(
-            f"127.0.0.1:{self.processes[name].grpc_port}",
-            interceptors=bearer_interceptors(self.token(user)),
-        )
+        default). Kept for the stack's life: a channel with interceptors must outlive its calls."""
+        target = f"127.0.0.1:{self.processes[name].grpc_port}"
+        key = (target, user if isinstance(user, str) else user.subject)
+        if key not in self._channels:
+            self._channels[key] = grpc.aio.insecure_channel(
+                target, interceptors=bearer_interceptors(self.token(user))
+            )
+        return self._channels[key]
 
     def http_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.processes[name].env['ARC_HTTP_PORT']}"

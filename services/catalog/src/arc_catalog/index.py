@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from arc_catalog.domain.outcomes import FrameworkDefinition
 from arc_catalog.domain.policies import Policy
-from arc_catalog.domain.records import OutcomeState, Record, from_primitive, record_type_of
+from arc_catalog.domain.records import OutcomeState, from_primitive, record_type_of
 from arc_catalog.domain.rosters import Course, Org, Person, Section, Term
 from arc_platform.views import StalePosition, TrackedView
 
@@ -203,4 +203,4 @@ def _many(**targets: Iterable[str]) -> Iterator[tuple[str, str]]:
     return ((relation, target) for relation, values in targets.items() for target in values)
 
 
-__all__ = ["STREAM", "CatalogIndex", "Entry", "Record"]
+__all__ = ["STREAM", "CatalogIndex", "Entry"]

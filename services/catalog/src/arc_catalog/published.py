@@ -13,7 +13,6 @@ from arc_catalog.domain.outcomes import FrameworkDefinition
 from arc_catalog.domain.policies import Policy
 from arc_catalog.domain.records import (
     OutcomeState,
-    Record,
     ScaleSnapshot,
     from_primitive,
     record_type_of,
@@ -234,4 +233,4 @@ _BUILDERS: dict[str, Callable[[str, int, dict[str, Any]], ContractEvent]] = {
     "settings": _settings,
 }
 
-__all__ = ["Record", "scale_contract", "translate"]
+__all__ = ["scale_contract", "translate"]

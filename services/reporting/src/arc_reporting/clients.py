@@ -18,6 +18,7 @@ from arc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from arc.mastery.v1 import mastery_pb2, mastery_pb2_grpc
 from arc_platform.grpc_server import channel as traced_channel
 from arc_platform.grpc_server import field_violations
+from arc_reporting.forwarding import call_metadata
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class MasteryExplainer:
             request.as_known_at.CopyFrom(_stamp(as_of))
         try:
             reply = await mastery_pb2_grpc.MasteryServiceStub(self.channels.get()).Explain(
-                request, timeout=self.timeout
+                request, timeout=self.timeout, metadata=call_metadata()
             )
         except grpc.aio.AioRpcError as exc:
             if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
@@ -249,7 +250,9 @@ class EvidenceClient:
     async def record(self, entry: ClassEntry) -> EntryResult:
         stub = evidence_pb2_grpc.EvidenceServiceStub(self.channels.get())
         try:
-            reply = await stub.RecordBatch(batch_request(entry), timeout=self.timeout)
+            reply = await stub.RecordBatch(
+                batch_request(entry), timeout=self.timeout, metadata=call_metadata()
+            )
         except grpc.aio.AioRpcError as exc:
             if exc.code() in (
                 grpc.StatusCode.INVALID_ARGUMENT,

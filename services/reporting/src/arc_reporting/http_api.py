@@ -29,6 +29,7 @@ from arc_reporting.domain.asof import BadField, parse_moment
 from arc_reporting.domain.heatmap import HeatMapOptions
 from arc_reporting.exports import cards_csv, cards_pdf
 from arc_reporting.forms import FormErrors
+from arc_reporting.forwarding import remember_bearer
 from arc_reporting.read_model import ReportingReadModel
 from arc_reporting.service import Reporting
 from arc_reporting.views.common import NotFound
@@ -271,7 +272,10 @@ def create_app(
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    guards = [d if not callable(d) else Depends(d) for d in dependencies]
+    guards = [
+        Depends(remember_bearer),
+        *(d if not callable(d) else Depends(d) for d in dependencies),
+    ]
     app.include_router(api, dependencies=guards)
     app.include_router(exports, dependencies=guards)
     app.include_router(pages.router, dependencies=guards)

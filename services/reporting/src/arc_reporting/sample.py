@@ -63,6 +63,9 @@ class Feeder:
     batches: dict[str, list[Delivery]] = field(default_factory=dict)
     sequences: dict[str, int] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.sequences = dict(self.model.view.positions())  # go on from where the model is
+
     def add(self, event: ContractEvent, at: datetime) -> None:
         stream = f"ARC_{event.context.upper()}"
         key = stream if event.context == "catalog" else f"{stream}.p0"
@@ -88,6 +91,8 @@ def feed_class(
     attempts: int = 20,
     start: datetime | None = None,
     seed: int = 7,
+    student_prefix: str = "stu",
+    section_id: str = "sec-6a",
 ) -> dict[str, str]:
     """Returns the ids of what was made (section, course, school, a student, a guardian)."""
     rng = random.Random(seed)
@@ -143,7 +148,7 @@ def feed_class(
         ),
         before,
     )
-    student_ids = [f"stu-{n:03d}" for n in range(1, students + 1)]
+    student_ids = [f"{student_prefix}-{n:03d}" for n in range(1, students + 1)]
     for n, student_id in enumerate(student_ids):
         given, family = GIVEN[n % len(GIVEN)], FAMILY[(n * 7) % len(FAMILY)]
         feed.add(
@@ -169,11 +174,11 @@ def feed_class(
     )
     feed.add(
         SectionDefinedV1(
-            section_id="sec-6a",
+            section_id=section_id,
             revision=1,
             course_id="math-6",
             school_id="sch-1",
-            title="6A Maths",
+            title=f"{section_id.upper()} Maths",
             teacher_ids=("t-ada",),
             student_ids=tuple(student_ids),
         ),

@@ -70,6 +70,14 @@ class NatsUser:
         if self.lease_groups:
             allow += [f"{API}.STREAM.INFO.{KV_STREAM}", f"{API}.STREAM.CREATE.{KV_STREAM}"]
             allow += [f"{API}.STREAM.MSG.GET.{KV_STREAM}"]
+            # Listing the bucket's keys (the partition balancer counts live members).
+            allow += [
+                f"{API}.CONSUMER.CREATE.{KV_STREAM}",
+                f"{API}.CONSUMER.CREATE.{KV_STREAM}.>",
+                f"{API}.CONSUMER.INFO.{KV_STREAM}.*",
+                f"{API}.CONSUMER.DELETE.{KV_STREAM}.*",
+                "$JS.FC.>",
+            ]
             for group in self.lease_groups:
                 allow.append(f"$KV.{LEASE_BUCKET}.{group}.>")
                 allow.append(f"{API}.DIRECT.GET.{KV_STREAM}.$KV.{LEASE_BUCKET}.{group}.>")
@@ -121,7 +129,7 @@ USERS: tuple[NatsUser, ...] = (
         "reporting",
         publishes="reporting",
         consumes=("catalog", "evidence", "mastery"),
-        lease_groups=("reporting", "reporting-catalog"),
+        lease_groups=("reporting", "reporting-catalog", "reporting-warnings"),
         manages_streams=True,
     ),
     NatsUser(
