@@ -6,7 +6,7 @@ PACKAGES := libs/contracts libs/protos libs/platform services/catalog services/e
 PROTOS := $(sort $(shell find proto -name "*.proto"))
 STAMP := $(VENV)/.installed
 
-.PHONY: install protos demo test test-unit test-integration test-e2e lint typecheck bench asyncapi clean kubectl test-deploy
+.PHONY: install protos demo test test-unit test-integration test-e2e lint typecheck bench asyncapi clean kubectl test-deploy browser
 
 install: $(STAMP)
 
@@ -33,7 +33,7 @@ demo: install
 	$(BIN)/python scripts/demo.py
 
 # The one test command (CI runs it through .ci/run with REQUIRE_POSTGRES=1).
-test: install
+test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
@@ -44,7 +44,7 @@ test-unit: install
 test-integration: install
 	$(BIN)/pytest tests/integration
 
-test-e2e: install
+test-e2e: install browser
 	$(BIN)/pytest tests/e2e
 
 lint: install
@@ -61,6 +61,11 @@ kubectl:
 	@command -v kubectl >/dev/null 2>&1 || { apt-get update -qq && \
 		{ apt-get install -y -qq kubectl || apt-get install -y -qq kubernetes-client; }; }
 	@kubectl version --client
+
+# Browser tests (tests/e2e/test_reporting_browser.py) drive Debian's chromium with Playwright
+# (Playwright's own browser download does not work here): installed from apt when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 test-deploy: install kubectl
 	$(BIN)/pytest tests/deploy

@@ -190,8 +190,9 @@ async def test_a_retired_outcome_takes_no_more_evidence(stack: Stack, nats_url: 
     )
     await catalog.RetireOutcome(catalog_pb2.RetireOutcomeRequest(outcome_id=outcome.outcome_id))
     await catalog_known(stack, nats_url)
+    evidence = stub(stack, "evidence")
     with pytest.raises(grpc.aio.AioRpcError) as retired:
-        await stub(stack, "evidence").RecordAttempt(attempt("stu-1", outcome.outcome_id, 3))
+        await evidence.RecordAttempt(attempt("stu-1", outcome.outcome_id, 3))
     assert field_violations(retired.value) == [
         ("outcome_id", f"outcome {outcome.outcome_id!r} is retired")
     ]

@@ -266,7 +266,7 @@ async def test_a_class_entry_flows_to_the_heat_map_the_student_page_and_warnings
             rows = (await web.get("/api/v1/sections/sec-6a/heatmap?q=zoe")).json()["heatmap"][
                 "rows"
             ]
-            return rows[0]["mastered"] == 2
+            return bool(rows[0]["mastered"] == 2)
 
         await eventually(zoe_mastered, what="Zoe's levels in reporting")
 

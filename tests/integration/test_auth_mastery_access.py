@@ -200,17 +200,15 @@ async def ready(stack: Stack, nats_url: str) -> None:
 
 
 async def grpc_code(stack: Stack, user: str | DemoUser | None, call: GrpcCall) -> grpc.StatusCode:
-    channel = (
-        stack.channel("mastery", user)
-        if user is not None
-        else grpc.aio.insecure_channel(f"127.0.0.1:{stack.processes['mastery'].grpc_port}")
-    )
+    """The status of ``call`` made as ``user`` (None: without a token)."""
+    anonymous = grpc.aio.insecure_channel(f"127.0.0.1:{stack.processes['mastery'].grpc_port}")
+    channel = stack.channel("mastery", user) if user is not None else anonymous
     try:
         await call(mastery_pb2_grpc.MasteryServiceStub(channel))
     except grpc.aio.AioRpcError as exc:
         return exc.code()
     finally:
-        await channel.close()
+        await anonymous.close()
     return grpc.StatusCode.OK
 
 
@@ -260,16 +258,14 @@ async def test_a_refusal_does_not_reveal_whether_the_student_exists(
     await ready(stack, nats_url)
     outsider = other("teacher-002", Role.TEACHER)
     answers = set()
+    client = mastery_pb2_grpc.MasteryServiceStub(stack.channel("mastery", outsider))
     for student in (STUDENT, "stu-404-nobody"):
-        channel = stack.channel("mastery", outsider)
         try:
-            await mastery_pb2_grpc.MasteryServiceStub(channel).Explain(
+            await client.Explain(
                 mastery_pb2.ExplainRequest(student_id=student, outcome_id="math.1")
             )
         except grpc.aio.AioRpcError as exc:
             answers.add((exc.code(), exc.details(), exc.trailing_metadata() or ()))
-        finally:
-            await channel.close()
     assert answers == {(grpc.StatusCode.PERMISSION_DENIED, "permission denied", ())}
     async with httpx.AsyncClient(base_url=stack.http_url("mastery")) as http:
         headers = {"Authorization": f"Bearer {stack.token(outsider)}"}

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from arc_reporting.clients import Explained, ClassEntry, EntryResult
+from arc_reporting.clients import ClassEntry, EntryResult, Explained
 from arc_reporting.http_api import create_app
 from arc_reporting.read_model import ReportingReadModel
 from arc_reporting.service import Reporting
@@ -26,8 +26,19 @@ from tests.support.reporting import Story, day, riverside
 class MasteryExplains:
     """Stands in for mastery's Explain (the end-to-end test uses the real service)."""
 
-    async def explain(self, student_id: str, outcome_id: str, as_of: datetime | None) -> Explained | None:
-        return Explained(f"most recent score counts ({student_id}/{outcome_id})", "most_recent", {}, "pol", 1, "mastered", "3", "Meets")
+    async def explain(
+        self, student_id: str, outcome_id: str, as_of: datetime | None
+    ) -> Explained | None:
+        return Explained(
+            f"most recent score counts ({student_id}/{outcome_id})",
+            "most_recent",
+            {},
+            "pol",
+            1,
+            "mastered",
+            "3",
+            "Meets",
+        )
 
 
 class EvidenceRecords:
@@ -69,14 +80,19 @@ def client(story: Story, evidence: EvidenceRecords) -> Iterator[TestClient]:
         yield client
 
 
-def test_the_student_sees_each_outcome_of_each_course_with_level_why_and_next(client: TestClient) -> None:
+def test_the_student_sees_each_outcome_of_each_course_with_level_why_and_next(
+    client: TestClient,
+) -> None:
     data = client.get("/api/v1/students/s-maya").json()
     assert data["name"] == "Maya Garcia"
     [course] = data["courses"]
     assert course["title"] == "Grade 6 Maths" and course["school"] == "Riverside Middle"
     lines = {o["outcome_id"]: o for o in course["outcomes"]}
     assert (lines["ratios"]["status"], lines["ratios"]["level_label"]) == ("mastered", "Meets")
-    assert (lines["fractions"]["status"], lines["fractions"]["level_label"]) == ("not_yet", "Not yet")
+    assert (lines["fractions"]["status"], lines["fractions"]["level_label"]) == (
+        "not_yet",
+        "Not yet",
+    )
     assert lines["fractions"]["attempts"] == 2  # the voided one is still shown
     assert lines["persevere"]["status"] == "no_evidence"
     assert lines["ratios"]["explanation"] == "most recent score counts (s-maya/ratios)"
@@ -101,13 +117,19 @@ def test_one_outcome_in_detail_with_every_attempt_and_change(client: TestClient)
     assert [(a["score"], a["counted"]) for a in data["attempts"]] == [(1.0, True), (4.0, False)]
     assert data["attempts"][1]["not_counted"] == "voided: entered for the wrong student"
     assert [c["cause"] for c in data["changes"]] == ["evidence", "evidence", "void"]
-    assert (data["outcome_code"], data["level_label"], data["mastered"]) == ("NS.1", "Not yet", False)
+    assert (data["outcome_code"], data["level_label"], data["mastered"]) == (
+        "NS.1",
+        "Not yet",
+        False,
+    )
     page = client.get("/students/s-maya/outcomes/fractions")
     assert "What counts and why" in page.text and "<svg" in page.text
     assert "voided: entered for the wrong student" in page.text
 
 
-def test_a_family_sees_only_the_students_linked_to_them_in_plain_language(client: TestClient) -> None:
+def test_a_family_sees_only_the_students_linked_to_them_in_plain_language(
+    client: TestClient,
+) -> None:
     data = client.get("/api/v1/guardians/g-rosa").json()
     assert [c["student_id"] for c in data["children"]] == ["s-maya"]
     page = client.get("/families/g-rosa")
@@ -130,7 +152,9 @@ def test_the_heat_map_sorts_filters_links_and_lists_missing_evidence(client: Tes
     assert [r["student_id"] for r in data["rows"]] == ["s-zoe", "s-maya", "s-noah"]
     assert [c["outcome_id"] for c in data["columns"]] == ["ratios", "fractions", "persevere"]
     assert {c["outcome_id"]: c["no_evidence"] for c in data["columns"]} == {
-        "ratios": ["s-zoe"], "fractions": ["s-zoe", "s-noah"], "persevere": ["s-zoe", "s-maya"],
+        "ratios": ["s-zoe"],
+        "fractions": ["s-zoe", "s-noah"],
+        "persevere": ["s-zoe", "s-maya"],
     }
     by_ratios = client.get("/api/v1/sections/sec-6a/heatmap?sort=outcome:ratios&order=desc").json()
     assert [r["student_id"] for r in by_ratios["heatmap"]["rows"]] == ["s-noah", "s-maya", "s-zoe"]
@@ -145,53 +169,94 @@ def test_the_heat_map_sorts_filters_links_and_lists_missing_evidence(client: Tes
     assert client.get("/sections/sec-6a?sort=height").status_code == 422
 
 
-def test_whole_class_entry_sends_one_batch_and_bad_input_sends_nothing(client: TestClient, evidence: EvidenceRecords) -> None:
+def test_whole_class_entry_sends_one_batch_and_bad_input_sends_nothing(
+    client: TestClient, evidence: EvidenceRecords
+) -> None:
     form = client.get("/sections/sec-6a/evidence?outcome_id=ratios&outcome_id=fractions")
     assert form.status_code == 200
-    assert 'name="score.s-zoe.fractions"' in form.text and 'name="status.s-noah.ratios"' in form.text
+    assert (
+        'name="score.s-zoe.fractions"' in form.text and 'name="status.s-noah.ratios"' in form.text
+    )
     fields = {
-        "recorded_by": "t-ada", "assessment_ref": "Unit 2 quiz", "assessed_on": "2026-10-01",
-        "assessment_kind": "test", "outcome_id": ["ratios", "fractions"], "idempotency_key": "k-1",
-        "score.s-zoe.ratios": "3", "score.s-zoe.fractions": "two", "status.s-noah.ratios": "excused",
+        "recorded_by": "t-ada",
+        "assessment_ref": "Unit 2 quiz",
+        "assessed_on": "2026-10-01",
+        "assessment_kind": "test",
+        "outcome_id": ["ratios", "fractions"],
+        "idempotency_key": "k-1",
+        "score.s-zoe.ratios": "3",
+        "score.s-zoe.fractions": "two",
+        "status.s-noah.ratios": "excused",
     }
     rejected = client.post("/sections/sec-6a/evidence", data=fields)
     assert rejected.status_code == 422 and "Nothing was recorded" in rejected.text
-    assert "score.s-zoe.fractions" in rejected.text and "&#39;two&#39; is not a number" in rejected.text
+    assert (
+        "score.s-zoe.fractions" in rejected.text
+        and "&#39;two&#39; is not a number" in rejected.text
+    )
     assert evidence.entries == []
     fields["score.s-zoe.fractions"] = "2"
     done = client.post("/sections/sec-6a/evidence", data=fields, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/sections/sec-6a?recorded=3"
     [entry] = evidence.entries
-    assert (entry.section_id, entry.assessment_ref, entry.idempotency_key) == ("sec-6a", "Unit 2 quiz", "k-1")
+    assert (entry.section_id, entry.assessment_ref, entry.idempotency_key) == (
+        "sec-6a",
+        "Unit 2 quiz",
+        "k-1",
+    )
     rows = {r.student_id: [(c.outcome_id, c.score, c.status) for c in r.scores] for r in entry.rows}
-    assert rows == {"s-zoe": [("ratios", Decimal(3), "scored"), ("fractions", Decimal(2), "scored")], "s-noah": [("ratios", None, "excused")]}
+    assert rows == {
+        "s-zoe": [("ratios", Decimal(3), "scored"), ("fractions", Decimal(2), "scored")],
+        "s-noah": [("ratios", None, "excused")],
+    }
     api = client.post(
         "/api/v1/sections/sec-6a/evidence",
-        json={"recorded_by": "t-ada", "assessed_at": "2026-10-02T10:00:00Z", "assessment_ref": "Exit ticket",
-              "rows": [{"student_id": "s-stranger", "scores": [{"outcome_id": "ratios", "score": "3"}]}]},
+        json={
+            "recorded_by": "t-ada",
+            "assessed_at": "2026-10-02T10:00:00Z",
+            "assessment_ref": "Exit ticket",
+            "rows": [
+                {"student_id": "s-stranger", "scores": [{"outcome_id": "ratios", "score": "3"}]}
+            ],
+        },
     )
     assert api.status_code == 404 and api.json()["detail"][0]["field"] == "rows[0].student_id"
     assert len(evidence.entries) == 1
 
 
-def test_leaders_see_the_distribution_over_time_and_stuck_outcomes(story: Story, client: TestClient) -> None:
+def test_leaders_see_the_distribution_over_time_and_stuck_outcomes(
+    story: Story, client: TestClient
+) -> None:
     for student in ("s-noah", "s-zoe"):
         for n in range(4):
             story.record(student, "fractions", 2, day(30 + n))
     data = client.get("/api/v1/distribution?from=2026-09-01&as_of=2026-10-15&interval=week").json()
-    assert data["overall"]["counts"] == {"no_evidence": 3, "not_yet": 1, "needs_judgment": 0, "approaching": 3, "mastered": 2}
+    assert data["overall"]["counts"] == {
+        "no_evidence": 3,
+        "not_yet": 1,
+        "needs_judgment": 0,
+        "approaching": 3,
+        "mastered": 2,
+    }
     assert [p["at"][:10] for p in data["over_time"]][-2:] == ["2026-10-08", "2026-10-15"]
     assert data["over_time"][0]["distribution"]["counts"]["no_evidence"] == 9
-    assert [(s["outcome_id"], s["stuck"], s["with_evidence"]) for s in data["stuck"]] == []  # 2 < 3 students
+    assert [
+        (s["outcome_id"], s["stuck"], s["with_evidence"]) for s in data["stuck"]
+    ] == []  # 2 < 3 students
     strict = Reporting(story.model, Config(stuck_min_students=2))
     with TestClient(create_app(strict)) as other:
         stuck = other.get("/api/v1/distribution?from=2026-09-01&as_of=2026-10-15").json()["stuck"]
-    assert [(s["outcome_id"], s["stuck"], s["with_evidence"]) for s in stuck] == [("fractions", 2, 3)]
+    assert [(s["outcome_id"], s["stuck"], s["with_evidence"]) for s in stuck] == [
+        ("fractions", 2, 3)
+    ]
     assert [r["title"] for r in data["by_school"]] == ["Riverside Middle"]
     page = client.get("/leaders?school_id=sch-1&from=2026-09-01&as_of=2026-10-15")
     assert page.status_code == 200 and page.text.count("<svg") == 2
     assert client.get("/api/v1/distribution?school_id=nowhere").status_code == 404
-    assert client.get("/api/v1/distribution?interval=fortnight").json()["detail"][0]["field"] == "interval"
+    assert (
+        client.get("/api/v1/distribution?interval=fortnight").json()["detail"][0]["field"]
+        == "interval"
+    )
 
 
 def test_early_warnings_list_who_needs_support_and_why(client: TestClient) -> None:
@@ -204,7 +269,9 @@ def test_early_warnings_list_who_needs_support_and_why(client: TestClient) -> No
         ("s-zoe", "fractions"): ["no_recent_evidence"],
         ("s-zoe", "ratios"): ["no_recent_evidence"],
     }
-    assert client.get("/api/v1/warnings?section_id=sec-6a&as_of=2026-09-05").json()["warnings"] == []
+    assert (
+        client.get("/api/v1/warnings?section_id=sec-6a&as_of=2026-09-05").json()["warnings"] == []
+    )
     page = client.get("/warnings?school_id=sch-1&as_of=2026-11-30")
     assert "no recent evidence" in page.text and "Zoe Adams" in page.text
 
@@ -212,20 +279,38 @@ def test_early_warnings_list_who_needs_support_and_why(client: TestClient) -> No
 def test_the_report_card_converts_by_the_policy_and_exports(client: TestClient) -> None:
     data = client.get("/api/v1/students/s-noah/report-card").json()
     [course] = data["courses"]
-    assert (course["grade"]["grade"], course["grade"]["percent"], course["grade"]["value"]) == ("A", 95.0, 4.0)
-    assert [(line["outcome_id"], line["counted"]) for line in course["lines"]] == [("ratios", True), ("fractions", True), ("persevere", False)]
+    assert (course["grade"]["grade"], course["grade"]["percent"], course["grade"]["value"]) == (
+        "A",
+        95.0,
+        4.0,
+    )
+    assert [(line["outcome_id"], line["counted"]) for line in course["lines"]] == [
+        ("ratios", True),
+        ("fractions", True),
+        ("persevere", False),
+    ]
     page = client.get("/students/s-noah/report-card")
     assert "Grade <strong>A</strong> (95%)" in page.text
 
     rows = list(csv.DictReader(io.StringIO(client.get("/students/s-maya/report-card.csv").text)))
     assert {(r["outcome_id"], r["status"], r["grade"]) for r in rows} == {
-        ("ratios", "mastered", "C"), ("fractions", "not_yet", "C"), ("persevere", "no_evidence", "C"),
+        ("ratios", "mastered", "C"),
+        ("fractions", "not_yet", "C"),
+        ("persevere", "no_evidence", "C"),
     }
     assert rows[0]["course_value"] == "2"  # mean of 3 and 1; habits are not in the grade
 
-    section_rows = list(csv.DictReader(io.StringIO(client.get("/sections/sec-6a/report-cards.csv").text)))
-    assert sorted({r["student_name"] for r in section_rows}) == ["Maya Garcia", "Noah Smith", "Zoe Adams"]
-    school_rows = list(csv.DictReader(io.StringIO(client.get("/schools/sch-1/report-cards.csv").text)))
+    section_rows = list(
+        csv.DictReader(io.StringIO(client.get("/sections/sec-6a/report-cards.csv").text))
+    )
+    assert sorted({r["student_name"] for r in section_rows}) == [
+        "Maya Garcia",
+        "Noah Smith",
+        "Zoe Adams",
+    ]
+    school_rows = list(
+        csv.DictReader(io.StringIO(client.get("/schools/sch-1/report-cards.csv").text))
+    )
     assert len(school_rows) == 9
 
     for url, names in (
@@ -244,13 +329,18 @@ def test_the_report_card_converts_by_the_policy_and_exports(client: TestClient) 
 def test_every_view_shows_how_things_stood_on_a_past_date(client: TestClient) -> None:
     early = client.get("/api/v1/students/s-maya?as_of=2026-09-10").json()
     lines = {o["outcome_id"]: o for o in early["courses"][0]["outcomes"]}
-    assert (lines["ratios"]["status"], lines["ratios"]["level_label"]) == ("approaching", "Approaching")
+    assert (lines["ratios"]["status"], lines["ratios"]["level_label"]) == (
+        "approaching",
+        "Approaching",
+    )
     assert lines["fractions"]["attempts"] == 0
     heat = client.get("/api/v1/sections/sec-6a/heatmap?as_of=2026-09-10").json()["heatmap"]
     assert heat["columns"][0]["mastered"] == 0
     card = client.get("/api/v1/students/s-maya/report-card?as_of=2026-09-10").json()
     assert card["courses"][0]["grade"]["grade"] == "C"
-    voided_later = client.get("/api/v1/students/s-maya/outcomes/fractions?as_of=2026-09-23T09:00:30Z").json()
+    voided_later = client.get(
+        "/api/v1/students/s-maya/outcomes/fractions?as_of=2026-09-23T09:00:30Z"
+    ).json()
     assert [a["counted"] for a in voided_later["attempts"]] == [True, True]
     page = client.get("/sections/sec-6a?as_of=2026-09-10")
     assert "Shown as it stood on <strong>2026-09-10</strong>" in page.text

@@ -21,12 +21,18 @@ from arc_reporting.views.student import outcome_detail, student_page
 from tests.support.reporting import Story, day, riverside
 
 
-def read_model(database_url: str | None, tmp_path: Path, schema: str = "reporting") -> ReportingReadModel:
-    settings = ReportingSettings(database_url=database_url, data_dir=tmp_path / schema, database_schema=schema)
+def read_model(
+    database_url: str | None, tmp_path: Path, schema: str = "reporting"
+) -> ReportingReadModel:
+    settings = ReportingSettings(
+        database_url=database_url, data_dir=tmp_path / schema, database_schema=schema
+    )
     return ReportingReadModel(create_engine(settings))
 
 
-def test_a_school_year_told_as_events_is_what_the_views_show(database_url: str | None, tmp_path: Path) -> None:
+def test_a_school_year_told_as_events_is_what_the_views_show(
+    database_url: str | None, tmp_path: Path
+) -> None:
     story = riverside(read_model(database_url, tmp_path))
     story.record("s-maya", "ratios", 2, day(3))
     story.record("s-maya", "ratios", 3, day(20))
@@ -35,11 +41,19 @@ def test_a_school_year_told_as_events_is_what_the_views_show(database_url: str |
 
     page = student_page(story.model, Config(), "s-maya", None)
     lines = {line.outcome_id: line for line in page.courses[0].outcomes}
-    assert (lines["ratios"].status, lines["ratios"].value, lines["ratios"].level_label) == ("mastered", Decimal(3), "Meets")
+    assert (lines["ratios"].status, lines["ratios"].value, lines["ratios"].level_label) == (
+        "mastered",
+        Decimal(3),
+        "Meets",
+    )
     assert lines["fractions"].status == "no_evidence" and lines["fractions"].attempts == 1
     detail = outcome_detail(story.model, Config(), "s-maya", "fractions", None)
-    assert [(a.counted, a.not_counted) for a in detail.attempts] == [(False, "voided: entered for the wrong student")]
-    before_void = outcome_detail(story.model, Config(), "s-maya", "fractions", day(22) + (day(1) - day(0)) / 2)
+    assert [(a.counted, a.not_counted) for a in detail.attempts] == [
+        (False, "voided: entered for the wrong student")
+    ]
+    before_void = outcome_detail(
+        story.model, Config(), "s-maya", "fractions", day(22) + (day(1) - day(0)) / 2
+    )
     assert [a.counted for a in before_void.attempts] == [True]
     assert before_void.line.status == "mastered"
     assert story.model.position("ARC_CATALOG") == story.sequences["ARC_CATALOG"]
@@ -50,7 +64,9 @@ def test_a_stale_batch_changes_nothing(database_url: str | None, tmp_path: Path)
     model = read_model(database_url, tmp_path)
     story = Story(model)
     story.person("s-1", "student", "Ana", "Lima")
-    event = PersonDefinedV1(person_id="s-2", revision=1, role="student", given_name="Bo", family_name="Chan")
+    event = PersonDefinedV1(
+        person_id="s-2", revision=1, role="student", given_name="Bo", family_name="Chan"
+    )
     envelope = Envelope(str(uuid.uuid4()), "/arc/test", event.event_type(), day(0))
     replay = Delivery("ARC_CATALOG", 1, event.subject(), envelope, event, None, "ARC_CATALOG")
     with pytest.raises(StalePosition):
@@ -58,15 +74,21 @@ def test_a_stale_batch_changes_nothing(database_url: str | None, tmp_path: Path)
     assert set(model.catalog().people) == {"s-1"}
 
 
-def test_a_failing_batch_leaves_neither_effects_nor_position(database_url: str | None, tmp_path: Path) -> None:
+def test_a_failing_batch_leaves_neither_effects_nor_position(
+    database_url: str | None, tmp_path: Path
+) -> None:
     story = riverside(read_model(database_url, tmp_path))
     first = story.record("s-maya", "ratios", 2, day(3))
     position = story.model.position("ARC_EVIDENCE.p0")
-    with pytest.raises(sa.exc.IntegrityError):  # the same attempt id twice: the batch is refused whole
-        story.model.apply([
-            _attempt_delivery(story, "s-noah", "a-new", position + 1),
-            _attempt_delivery(story, "s-maya", first, position + 2),
-        ])
+    with pytest.raises(
+        sa.exc.IntegrityError
+    ):  # the same attempt id twice: the batch is refused whole
+        story.model.apply(
+            [
+                _attempt_delivery(story, "s-noah", "a-new", position + 1),
+                _attempt_delivery(story, "s-maya", first, position + 2),
+            ]
+        )
     assert story.model.position("ARC_EVIDENCE.p0") == position
     assert story.model.attempts_of(["s-noah"]) == []
 
@@ -76,20 +98,45 @@ def _attempt_delivery(story: Story, student: str, attempt_id: str, sequence: int
     from tests.support.reporting import FOUR
 
     event = AttemptRecordedV1(
-        attempt_id=attempt_id, student_id=student, outcome_id="ratios", outcome_revision=1, scale=FOUR,
-        score=Decimal(2), assessed_at=day(4), recorded_at=day(4), recorded_by="t",
+        attempt_id=attempt_id,
+        student_id=student,
+        outcome_id="ratios",
+        outcome_revision=1,
+        scale=FOUR,
+        score=Decimal(2),
+        assessed_at=day(4),
+        recorded_at=day(4),
+        recorded_by="t",
     )
     envelope = Envelope(str(uuid.uuid4()), "/arc/test", event.event_type(), day(4))
-    return Delivery("ARC_EVIDENCE", sequence, event.subject(), envelope, event, None, "ARC_EVIDENCE.p0")
+    return Delivery(
+        "ARC_EVIDENCE", sequence, event.subject(), envelope, event, None, "ARC_EVIDENCE.p0"
+    )
 
 
-def test_a_malformed_message_is_skipped_and_its_position_kept(database_url: str | None, tmp_path: Path) -> None:
+def test_a_malformed_message_is_skipped_and_its_position_kept(
+    database_url: str | None, tmp_path: Path
+) -> None:
     model = read_model(database_url, tmp_path)
-    model.apply([Delivery("ARC_CATALOG", 7, "arc.catalog.v1.person_defined", None, None, "bad json", "ARC_CATALOG")])
+    model.apply(
+        [
+            Delivery(
+                "ARC_CATALOG",
+                7,
+                "arc.catalog.v1.person_defined",
+                None,
+                None,
+                "bad json",
+                "ARC_CATALOG",
+            )
+        ]
+    )
     assert model.position("ARC_CATALOG") == 7 and model.catalog().people == {}
 
 
-def test_the_same_history_gives_the_same_read_model(database_url: str | None, tmp_path: Path) -> None:
+def test_the_same_history_gives_the_same_read_model(
+    database_url: str | None, tmp_path: Path
+) -> None:
     """What ``arc-reporting rebuild`` compares: every row of every table."""
     live = read_model(database_url, tmp_path, "reporting")
     rebuilt = read_model(database_url, tmp_path, "reporting_rebuild")
@@ -106,7 +153,9 @@ def test_an_outdated_read_model_is_dropped_and_rebuilt_from_the_bus(tmp_path: Pa
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'old.sqlite'}")
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE TABLE level_changes (stream_sequence INTEGER PRIMARY KEY)"))
-        conn.execute(sa.text("CREATE TABLE view_tracking (stream VARCHAR(100) PRIMARY KEY, position BIGINT)"))
+        conn.execute(
+            sa.text("CREATE TABLE view_tracking (stream VARCHAR(100) PRIMARY KEY, position BIGINT)")
+        )
         conn.execute(sa.text("INSERT INTO view_tracking VALUES ('ARC_CATALOG', 99)"))
     model = ReportingReadModel(engine)
     assert model.position("ARC_CATALOG") == 0

@@ -39,7 +39,9 @@ async def published_warnings(js: JetStreamContext) -> list[tuple[str, MasteryWar
 async def test_warnings_are_recorded_once_and_published_exactly_once(
     nats_url: str, tmp_path: Path, database_url: str | None
 ) -> None:
-    settings = ReportingSettings(database_url=database_url, data_dir=tmp_path, database_schema="reporting")
+    settings = ReportingSettings(
+        database_url=database_url, data_dir=tmp_path, database_schema="reporting"
+    )
     model = ReportingReadModel(create_engine(settings))
     store = open_application(WarningStore, settings)
     story = riverside(model)

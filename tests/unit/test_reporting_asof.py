@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,24 @@ def test_a_bad_moment_names_the_field(text: str) -> None:
 
 
 def change(n: int, value: int, seq: int, status: str = "approaching") -> Change:
-    return Change("s", "o", seq, None, None, "no_evidence", Decimal(value), Decimal(value), f"L{value}", status, 1, "most_recent", "evidence", None, day(n), day(n))
+    return Change(
+        "s",
+        "o",
+        seq,
+        None,
+        None,
+        "no_evidence",
+        Decimal(value),
+        Decimal(value),
+        f"L{value}",
+        status,
+        1,
+        "most_recent",
+        "evidence",
+        None,
+        day(n),
+        day(n),
+    )
 
 
 def test_the_standing_is_the_newest_change_known_by_then() -> None:
@@ -46,8 +64,17 @@ def test_the_standing_is_the_newest_change_known_by_then() -> None:
     assert standings_at(changes, day(6))[("s", "o")].value == 2
 
 
-def attempt(n: str, assessed: int, recorded: int, **extra: object) -> Attempt:
-    return Attempt(n, "s", "o", extra.pop("status", "scored"), extra.pop("score", Decimal(2)), day(assessed), day(recorded), **extra)  # type: ignore[arg-type]
+def attempt(n: str, assessed: int, recorded: int, **extra: Any) -> Attempt:
+    return Attempt(
+        n,
+        "s",
+        "o",
+        extra.pop("status", "scored"),
+        extra.pop("score", Decimal(2)),
+        day(assessed),
+        day(recorded),
+        **extra,
+    )
 
 
 def test_a_backdated_attempt_appears_only_from_when_it_was_recorded() -> None:
@@ -72,7 +99,10 @@ def test_every_reason_an_attempt_does_not_count_is_given() -> None:
         attempt("prac", 5, 5, weight=Decimal(0)),
         attempt("self", 6, 6, assessment_kind="self_assessment"),
     ]
-    reasons = {a.attempt.attempt_id: a.not_counted for a in attempts_at(items, None, frozenset({"self_assessment"}))}
+    reasons = {
+        a.attempt.attempt_id: a.not_counted
+        for a in attempts_at(items, None, frozenset({"self_assessment"}))
+    }
     assert reasons["fix"] is None
     assert reasons["old"] == "corrected by a later entry (fix)"
     assert reasons["exc"] and reasons["exc"].startswith("excused")
@@ -92,13 +122,25 @@ def entry(event: object, at: datetime) -> Entry:
 
 
 def section(revision: int, students: tuple[str, ...]) -> SectionDefinedV1:
-    return SectionDefinedV1(section_id="sec", revision=revision, course_id="c", title="6A", student_ids=students)
+    return SectionDefinedV1(
+        section_id="sec", revision=revision, course_id="c", title="6A", student_ids=students
+    )
 
 
 def test_the_catalog_as_of_a_date_has_the_revisions_published_by_then() -> None:
     entries = [
-        entry(PersonDefinedV1(person_id="s1", revision=1, role="student", given_name="Maya", family_name="Garcia"), day(0)),
-        entry(PersonDefinedV1(person_id="s1", revision=2, role="student", given_name="Maya", family_name="Lopez"), day(10)),
+        entry(
+            PersonDefinedV1(
+                person_id="s1", revision=1, role="student", given_name="Maya", family_name="Garcia"
+            ),
+            day(0),
+        ),
+        entry(
+            PersonDefinedV1(
+                person_id="s1", revision=2, role="student", given_name="Maya", family_name="Lopez"
+            ),
+            day(10),
+        ),
         entry(section(1, ("s1",)), day(0)),
         entry(section(2, ("s1", "s2")), day(5)),
         entry(section(3, ("s2",)), day(8)),
@@ -114,7 +156,14 @@ def test_the_catalog_as_of_a_date_has_the_revisions_published_by_then() -> None:
 
 def test_a_retired_policy_gives_way_to_the_wider_one() -> None:
     def policy(pid: str, revision: int, scope: str, retired: bool = False) -> PolicyDefinedV1:
-        return PolicyDefinedV1(policy_id=pid, revision=revision, scope=scope, scope_id="c" if scope == "course" else None, method="mean", retired=retired)  # type: ignore[arg-type]
+        return PolicyDefinedV1(
+            policy_id=pid,
+            revision=revision,
+            scope=scope,
+            scope_id="c" if scope == "course" else None,
+            method="mean",
+            retired=retired,
+        )  # type: ignore[arg-type]
 
     entries = [
         entry(policy("net", 1, "network"), day(0)),

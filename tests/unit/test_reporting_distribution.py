@@ -8,14 +8,36 @@ import pytest
 
 from arc_contracts import NetworkSettingsDefinedV1
 from arc_reporting.domain.asof import BadField
-from arc_reporting.domain.distribution import distribution, moments, statuses_over_time, stuck_outcomes
+from arc_reporting.domain.distribution import (
+    distribution,
+    moments,
+    statuses_over_time,
+    stuck_outcomes,
+)
 from arc_reporting.domain.records import Change
 from arc_reporting.domain.vocabulary import Vocabulary
 from tests.support.reporting import day
 
 
 def change(student: str, n: int, status: str, seq: int) -> Change:
-    return Change(student, "o", seq, None, None, "no_evidence", Decimal(2), Decimal(2), "L", status, 1, "m", "evidence", None, day(n), day(n))
+    return Change(
+        student,
+        "o",
+        seq,
+        None,
+        None,
+        "no_evidence",
+        Decimal(2),
+        Decimal(2),
+        "L",
+        status,
+        1,
+        "m",
+        "evidence",
+        None,
+        day(n),
+        day(n),
+    )
 
 
 def test_moments_step_back_from_the_end_by_the_interval() -> None:
@@ -28,8 +50,14 @@ def test_moments_step_back_from_the_end_by_the_interval() -> None:
 
 
 def test_pairs_without_evidence_count_as_no_evidence_at_every_moment() -> None:
-    changes = [change("a", 2, "not_yet", 1), change("a", 9, "mastered", 2), change("b", 8, "approaching", 3)]
-    series = statuses_over_time([("a", "o"), ("b", "o"), ("c", "o")], changes, [day(0), day(7), day(14)])
+    changes = [
+        change("a", 2, "not_yet", 1),
+        change("a", 9, "mastered", 2),
+        change("b", 8, "approaching", 3),
+    ]
+    series = statuses_over_time(
+        [("a", "o"), ("b", "o"), ("c", "o")], changes, [day(0), day(7), day(14)]
+    )
     assert [d.counts["no_evidence"] for d in series] == [3, 2, 1]
     assert [d.counts["mastered"] for d in series] == [0, 0, 1]
     assert series[1].counts["not_yet"] == 1 and series[2].counts["approaching"] == 1
@@ -48,10 +76,18 @@ def test_an_outcome_is_stuck_when_enough_students_and_a_large_enough_share_are()
 
 
 def test_a_network_names_its_outcomes_its_own_way() -> None:
-    network = NetworkSettingsDefinedV1(revision=1, network_name="Riverside", labels={"outcome": "competency"})
+    network = NetworkSettingsDefinedV1(
+        revision=1, network_name="Riverside", labels={"outcome": "competency"}
+    )
     words = Vocabulary.of(network, "outcome", None)
-    assert (words.outcome, words.outcomes, words.network_name) == ("competency", "competencies", "Riverside")
+    assert (words.outcome, words.outcomes, words.network_name) == (
+        "competency",
+        "competencies",
+        "Riverside",
+    )
     assert Vocabulary.of(None, "standard", None).outcomes == "standards"
     assert Vocabulary.of(None, "outcome", "learning targets").outcomes == "learning targets"
-    both = NetworkSettingsDefinedV1(revision=2, network_name="R", labels={"outcome": "skill", "outcomes": "skill set"})
+    both = NetworkSettingsDefinedV1(
+        revision=2, network_name="R", labels={"outcome": "skill", "outcomes": "skill set"}
+    )
     assert Vocabulary.of(both, "outcome", None).outcomes == "skill set"

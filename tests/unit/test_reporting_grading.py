@@ -7,7 +7,13 @@ from decimal import Decimal
 import pytest
 
 from arc_contracts import GradeBandV1, OutcomeDefinedV1, PolicyDefinedV1
-from arc_reporting.domain.grading import band_for, counts_toward_grade, course_grade, grade_lines, mean
+from arc_reporting.domain.grading import (
+    band_for,
+    counts_toward_grade,
+    course_grade,
+    grade_lines,
+    mean,
+)
 from arc_reporting.domain.records import NO_EVIDENCE, Standing
 from tests.support.reporting import FOUR
 
@@ -21,13 +27,26 @@ BANDS = (
 
 def policy(bands=BANDS, academic=("academic",), **params: str) -> PolicyDefinedV1:
     return PolicyDefinedV1(
-        policy_id="p", revision=1, scope="course", scope_id="c", method="most_recent",
-        params=params, academic_outcome_tags=academic, report_card=bands,
+        policy_id="p",
+        revision=1,
+        scope="course",
+        scope_id="c",
+        method="most_recent",
+        params=params,
+        academic_outcome_tags=academic,
+        report_card=bands,
     )
 
 
 def outcome(outcome_id: str, tags: tuple[str, ...] = ("academic",)) -> OutcomeDefinedV1:
-    return OutcomeDefinedV1(outcome_id=outcome_id, code=outcome_id.upper(), statement="s", scale=FOUR, revision=1, tags=tags)
+    return OutcomeDefinedV1(
+        outcome_id=outcome_id,
+        code=outcome_id.upper(),
+        statement="s",
+        scale=FOUR,
+        revision=1,
+        tags=tags,
+    )
 
 
 def standing(value: str, status: str = "mastered") -> Standing:
@@ -35,9 +54,12 @@ def standing(value: str, status: str = "mastered") -> Standing:
 
 
 @pytest.mark.parametrize(
-    ("value", "grade"), [("4", "A"), ("3.5", "A"), ("3.49", "B"), ("3", "B"), ("2.99", "C"), ("1", "D")]
+    ("value", "grade"),
+    [("4", "A"), ("3.5", "A"), ("3.49", "B"), ("3", "B"), ("2.99", "C"), ("1", "D")],
 )
-def test_a_value_earns_the_band_with_the_highest_minimum_at_or_below_it(value: str, grade: str) -> None:
+def test_a_value_earns_the_band_with_the_highest_minimum_at_or_below_it(
+    value: str, grade: str
+) -> None:
     band = band_for(Decimal(value), BANDS)
     assert band is not None and band.grade == grade
 
@@ -53,10 +75,22 @@ def test_the_mean_rounds_half_away_from_zero_at_two_places() -> None:
 
 
 def test_only_outcomes_the_policy_counts_make_the_grade_and_habits_are_shown_beside_it() -> None:
-    outcomes = [(outcome("ratios"), True), (outcome("fractions"), True), (outcome("persevere", ("habits-of-work",)), False)]
-    standings = {"ratios": standing("4"), "fractions": standing("3"), "persevere": standing("1", "not_yet")}
+    outcomes = [
+        (outcome("ratios"), True),
+        (outcome("fractions"), True),
+        (outcome("persevere", ("habits-of-work",)), False),
+    ]
+    standings = {
+        "ratios": standing("4"),
+        "fractions": standing("3"),
+        "persevere": standing("1", "not_yet"),
+    }
     lines = grade_lines(outcomes, standings, policy())
-    assert [(line.outcome_id, line.counted) for line in lines] == [("ratios", True), ("fractions", True), ("persevere", False)]
+    assert [(line.outcome_id, line.counted) for line in lines] == [
+        ("ratios", True),
+        ("fractions", True),
+        ("persevere", False),
+    ]
     assert "habits-of-work" in (lines[2].why_not_counted or "")
     grade = course_grade(lines, policy())
     assert (grade.value, grade.grade, grade.percent) == (Decimal("3.50"), "A", Decimal(95))
@@ -79,20 +113,36 @@ def test_without_any_evidence_there_is_no_grade_yet() -> None:
 
 
 def test_an_empty_academic_list_counts_every_outcome() -> None:
-    assert counts_toward_grade(outcome("persevere", ("habits-of-work",)), policy(academic=())) is None
+    assert (
+        counts_toward_grade(outcome("persevere", ("habits-of-work",)), policy(academic=())) is None
+    )
     assert counts_toward_grade(outcome("persevere", ("habits-of-work",)), None) is None
 
 
 def test_without_bands_the_grade_is_the_scale_label_of_the_value() -> None:
-    lines = grade_lines([(outcome("ratios"), True), (outcome("fractions"), False)], {"ratios": standing("3"), "fractions": standing("2", "approaching")}, policy(bands=()))
-    grade = course_grade(lines, policy(bands=()), {Decimal(1): "Not yet", Decimal(2): "Approaching", Decimal(3): "Meets"})
+    lines = grade_lines(
+        [(outcome("ratios"), True), (outcome("fractions"), False)],
+        {"ratios": standing("3"), "fractions": standing("2", "approaching")},
+        policy(bands=()),
+    )
+    grade = course_grade(
+        lines,
+        policy(bands=()),
+        {Decimal(1): "Not yet", Decimal(2): "Approaching", Decimal(3): "Meets"},
+    )
     assert (grade.value, grade.grade, grade.percent) == (Decimal("2.50"), "Approaching", None)
 
 
-def test_all_power_mastered_gives_credit_only_when_every_counted_power_outcome_is_mastered() -> None:
+def test_all_power_mastered_gives_credit_only_when_every_counted_power_outcome_is_mastered() -> (
+    None
+):
     rule = policy(course_rollup="all_power_mastered")
     outcomes = [(outcome("ratios"), True), (outcome("fractions"), True), (outcome("stats"), False)]
-    almost = {"ratios": standing("4"), "fractions": standing("2", "approaching"), "stats": standing("4")}
+    almost = {
+        "ratios": standing("4"),
+        "fractions": standing("2", "approaching"),
+        "stats": standing("4"),
+    }
     grade = course_grade(grade_lines(outcomes, almost, rule), rule)
     assert not grade.credit and grade.explanation == "1 of 2 power outcomes mastered"
     assert (grade.value, grade.grade) == (Decimal("3.33"), "B")  # the letter follows the mean

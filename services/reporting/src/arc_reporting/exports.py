@@ -133,11 +133,13 @@ def _course(course: CourseCard, card: ReportCard, sheet: Any) -> list[object]:
         Paragraph(f"<b>{_escape(headline)}</b>: {_escape(grade.explanation)}", sheet["Normal"]),
     ]
     cell = sheet["BodyText"]
+    # Plain strings where a cell is short: Paragraphs (for wrapping) are the slow part.
     rows: list[list[object]] = [[card.words.outcome.capitalize(), "Level", "Where", "In grade"]]
     style = [
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8")),
         ("GRID", (0, 0), (-1, -1), 0.25, colors.HexColor("#999999")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("FONTSIZE", (1, 0), (-1, -1), 9),
     ]
     for row, line in enumerate(course.lines, start=1):
         level = line.standing.label or "-"
@@ -146,10 +148,8 @@ def _course(course: CourseCard, card: ReportCard, sheet: Any) -> list[object]:
         rows.append(
             [
                 Paragraph(f"<b>{_escape(line.code)}</b> {_escape(line.statement)}", cell),
-                Paragraph(_escape(level), cell),
-                Paragraph(
-                    _escape(PLAIN_STATUS.get(line.standing.status, line.standing.status)), cell
-                ),
+                level,
+                PLAIN_STATUS.get(line.standing.status, line.standing.status),
                 "yes" if line.counted else "no",
             ]
         )

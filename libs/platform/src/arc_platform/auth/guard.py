@@ -119,12 +119,10 @@ class AccessGuard:
         request_context = RequestContext(
             principal, "grpc", method, context.peer() or "", bearer=token
         )
-        if isinstance(rule, _Public):
-            return request_context
-        if rule is None:
+        if rule is None or isinstance(rule, _Public):  # (public methods never get here)
             log.error("no access rule for %s: refused (add one to the service's rules)", method)
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, DENIED)
-        assert rule is not None
+            raise AssertionError("unreachable: abort raises")
         decision = await self.authorize(request_context, rule(message))
         if not decision.allowed:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, DENIED)
@@ -181,9 +179,9 @@ class _GrpcGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         method = details.method
-        if handler is None or method in ALWAYS_PUBLIC_METHODS:
-            return handler
         rule = self.rules.get(method)
+        if handler is None or method in ALWAYS_PUBLIC_METHODS or isinstance(rule, _Public):
+            return handler
         guard = self.guard
         if handler.unary_unary or handler.stream_unary:
             inner = handler.unary_unary or handler.stream_unary

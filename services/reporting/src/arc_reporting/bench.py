@@ -1,0 +1,80 @@
+"""Server-side render times of the two heaviest pages, for ``make bench`` (bench/) and the
+render-speed test: a section heat map of 35 students × 60 outcomes, and a student page with
+60 outcomes and 600 attempts (plus that student's 60 outcome charts)."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from arc_reporting.http_api import create_app
+from arc_reporting.read_model import ReportingReadModel
+from arc_reporting.sample import feed_class
+
+
+def _timed(call: Callable[[], object], runs: int) -> float:
+    """Median seconds of ``runs`` calls (after one warm-up call)."""
+    call()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def render_times(
+    folder: Path, runs: int = 5, engine: sa.Engine | None = None, exports: bool = True
+) -> dict[str, float]:
+    """Median render seconds per page, on a read model in ``folder`` (SQLite) or ``engine``."""
+    model = ReportingReadModel(engine or sa.create_engine(f"sqlite:///{folder / 'bench.sqlite'}"))
+    made = feed_class(model, students=35, outcomes=60, attempts=20)
+    heavy = "stu-heavy"
+    feed_class(model, 1, 60, 600, seed=11, student_prefix=heavy, section_id="sec-heavy")
+    with TestClient(create_app(model)) as client:
+
+        def get(url: str) -> Callable[[], object]:
+            def call() -> object:
+                reply = client.get(url)
+                assert reply.status_code == 200, (url, reply.status_code)
+                return reply
+
+            return call
+
+        found = {
+            "heat map 35×60 (page)": _timed(get(f"/sections/{made['section']}"), runs),
+            "heat map 35×60 (API)": _timed(
+                get(f"/api/v1/sections/{made['section']}/heatmap"), runs
+            ),
+            "student 60 outcomes, 600 attempts (page)": _timed(get(f"/students/{heavy}-001"), runs),
+            "one outcome chart (SVG)": _timed(
+                get(f"/students/{heavy}-001/outcomes/math.01/chart.svg"), runs
+            ),
+        }
+        if exports:
+            pdf = get(f"/sections/{made['section']}/report-cards.pdf")
+            found["report cards, 35 students (PDF)"] = _timed(pdf, runs)
+        return found
+
+
+def main() -> None:
+    import tempfile
+
+    from rich.console import Console
+    from rich.table import Table
+
+    with tempfile.TemporaryDirectory() as folder:
+        results = render_times(Path(folder))
+    table = Table("page", "median ms", title="reporting render times (server side)")
+    for name, seconds in results.items():
+        table.add_row(name, f"{seconds * 1000:.0f}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    main()
