@@ -92,7 +92,8 @@ class Stack:
         default). Kept for the stack's life: a channel with interceptors must outlive its calls."""
         target = f"127.0.0.1:{self.processes[name].grpc_port}"
         key = (target, user if isinstance(user, str) else user.subject)
-        if key not in self._channels:
+        cached = self._channels.get(key)
+        if cached is None or cached.get_state() == grpc.ChannelConnectivity.SHUTDOWN:
             self._channels[key] = grpc.aio.insecure_channel(
                 target, interceptors=bearer_interceptors(self.token(user))
             )

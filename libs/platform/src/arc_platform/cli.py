@@ -11,16 +11,29 @@ from typing import Any
 
 from eventsourcing.application import Application
 
+from arc_platform.partitions import PartitionLease, holder_id, leased
 from arc_platform.relay import OutboxRelay, Translator
 from arc_platform.runner import Runtime, Wiring, configure_logging, run
 from arc_platform.settings import ServiceSettings
+
+
+class LeadingRelay(OutboxRelay):
+    """A relay that publishes only while it holds its service's relay lease: replicas of a
+    service share one store, so one of them relays at a time (another takes over within the
+    lease's lifetime if it dies). Duplicates would be dropped by JetStream anyway; the lease
+    saves the work and keeps the confirmed position moving in one place."""
+
+    lease: PartitionLease
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await leased(self.lease, super().run)(stop)
 
 
 def make_relay(
     runtime: Runtime, app: Application[Any], translate: Translator, context: str
 ) -> OutboxRelay:
     settings = runtime.settings
-    return OutboxRelay(
+    relay = LeadingRelay(
         app,
         translate,
         runtime.js,
@@ -30,6 +43,8 @@ def make_relay(
         poll_seconds=settings.relay_poll_seconds,
         partitions=settings.partitions,
     )
+    relay.lease = PartitionLease(runtime.js, f"relay-{settings.service_name}", 0, holder_id())
+    return relay
 
 
 def run_cli(
