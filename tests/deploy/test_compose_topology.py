@@ -2,13 +2,15 @@
 
 ``docker compose config`` validates the file where the compose plugin is installed. Then the
 topology the file describes is started without containers, from what the file says: nats-server
-(from the wheel) with the compose command's arguments, the four services as processes with
-exactly the environment compose gives them, their readiness judged by the compose health check
-command, PostgreSQL databases named as ``deploy/compose/postgres-init.sql`` creates them, and an
-OTLP/HTTP receiver standing in for the OpenTelemetry Collector. Only what must differ outside
-containers is mapped: host names of compose services to 127.0.0.1, fixed ports to free ones,
-database names to fresh ones on the test server (``ARC_TEST_POSTGRES_URL``), ``/data`` to a
-temporary directory. A setting changed in the compose file changes what this test runs.
+(from the wheel) with the compose command's arguments, the development token issuer with its
+compose command, the four services as processes with exactly the environment compose gives
+them, their readiness judged by the compose health check command, PostgreSQL databases named as
+``deploy/compose/postgres-init.sql`` creates them, and an OTLP/HTTP receiver standing in for the
+OpenTelemetry Collector. Only what must differ outside containers is mapped: host names of
+compose services to 127.0.0.1 (in URLs and in gRPC targets such as ``mastery:50053``), fixed
+ports to free ones, database names to fresh ones on the test server (``ARC_TEST_POSTGRES_URL``),
+``/data`` to a temporary directory. A setting changed in the compose file changes what this
+test runs.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import grpc
+import httpx
 import nats
 import psycopg
 import pytest
@@ -51,6 +55,9 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
 PORT_VARIABLES = ("ARC_GRPC_PORT", "ARC_HTTP_PORT")
+#: A gRPC target naming a compose service, e.g. ``mastery:50053`` (ARC_MASTERY_TARGET).
+TARGET = re.compile(r"^[a-z][a-z0-9-]*:\d+$")
+ISSUER = "dev-issuer"
 
 
 def load_compose() -> dict[str, Any]:
@@ -192,6 +199,17 @@ class Topology:
             path = "/" + self.databases[database]
         return urlunsplit((local.scheme, local.netloc, path, parts.query, ""))
 
+    def map_target(self, target: str) -> str:
+        """A compose ``service:port`` (a gRPC target) pointed at the local stand-in."""
+        assert target in self.addresses, f"{target}: no compose service listens there"
+        return urlsplit(self.addresses[target]).netloc
+
+    def localize(self, text: str) -> str:
+        """Every compose ``service:port`` in ``text`` (e.g. a health check command) made local."""
+        for address in self.addresses:
+            text = text.replace(address, self.map_target(address))
+        return text
+
     def service_env(self, name: str, compose_env: dict[str, str]) -> dict[str, str]:
         env: dict[str, str] = {}
         for key, value in compose_env.items():
@@ -199,10 +217,15 @@ class Topology:
                 env[key] = str(self.ports[name][key])
             elif re.match(r"^[a-z]+(\+[a-z]+)?://", value):
                 env[key] = self.map_url(value)
+            elif TARGET.match(value):
+                env[key] = self.map_target(value)
             else:
                 env[key] = value
         env["ARC_DATA_DIR"] = str(self.tmp / "data")  # the image's /data volume
         return env
+
+    def url(self, name: str, variable: str = "ARC_HTTP_PORT") -> str:
+        return f"http://127.0.0.1:{self.ports[name][variable]}"
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -213,6 +236,16 @@ class Topology:
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def inherited_env() -> dict[str, str]:
+    """This machine's environment without any ARC_*/OTEL_* setting of its own."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("ARC_", "OTEL_"))}
+
+
+def local_command(topology: Topology, command: list[str]) -> list[str]:
+    """A compose command run here: ``python`` is this interpreter, compose addresses local."""
+    return [sys.executable if part == "python" else topology.localize(part) for part in command]
 
 
 def init_databases() -> list[str]:
@@ -282,6 +315,7 @@ def topology(tmp_path: Path, admin: psycopg.Connection[Any]) -> Iterator[Topolog
     topology.addresses[f"otel-collector:{http_endpoint.rsplit(':', 1)[1]}"] = receiver.endpoint
     topology.receiver = receiver
 
+    start_dev_issuer(topology, compose[ISSUER])
     try:
         yield topology
     finally:
@@ -292,6 +326,39 @@ def topology(tmp_path: Path, admin: psycopg.Connection[Any]) -> Iterator[Topolog
             admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
+def start_dev_issuer(topology: Topology, service: dict[str, Any]) -> None:
+    """The development token issuer, from its compose entrypoint and command. It binds to its
+    compose host name (so that the issuer URL in its tokens is the one services trust); here
+    that name is 127.0.0.1."""
+    command = [str(part) for part in [*service["entrypoint"], *service["command"]]]
+    host, port = command[command.index("--host") + 1], command[command.index("--port") + 1]
+    assert host == service["hostname"] == ISSUER, f"the issuer must bind to its host name: {host}"
+    container_port(service, port)
+    local = free_port()
+    topology.addresses[f"{host}:{port}"] = f"http://127.0.0.1:{local}"
+    command[command.index("--host") + 1] = "127.0.0.1"
+    command[command.index("--port") + 1] = str(local)
+    command = [
+        part.replace("/data", str(topology.tmp / ISSUER)) if part.startswith("/data") else part
+        for part in command
+    ]
+    log = (topology.tmp / f"{ISSUER}.log").open("wb")
+    topology.processes[ISSUER] = subprocess.Popen(
+        local_command(topology, command),
+        env={**inherited_env(), **environment(service)},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    check = [str(part) for part in service["healthcheck"]["test"]]
+    assert check[0] == "CMD", check
+    health = local_command(topology, check[1:])
+    wait_until(
+        lambda: subprocess.run(health, capture_output=True, timeout=30).returncode == 0,
+        30,
+        "the dev issuer to pass its compose health check",
+    )
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=1) as reply:
@@ -300,23 +367,29 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def start_service(topology: Topology, name: str, service: dict[str, Any]) -> list[str]:
-    """Start one service as compose would (image ENTRYPOINT + CMD, compose environment);
-    returns its compose health check command, made local."""
+def allocate_ports(topology: Topology, name: str, service: dict[str, Any]) -> None:
+    """Free local ports for the service's published ports (its gRPC and HTTP APIs), known by
+    their compose address (``mastery:50053``) before any service starts."""
     compose_env = environment(service)
     topology.ports[name] = {}
     for variable in PORT_VARIABLES:
         if variable in compose_env:
             container_port(service, compose_env[variable])
-            topology.ports[name][variable] = free_port()
+            local = free_port()
+            topology.ports[name][variable] = local
+            topology.addresses[f"{name}:{compose_env[variable]}"] = f"http://127.0.0.1:{local}"
+
+
+def start_service(topology: Topology, name: str, service: dict[str, Any]) -> list[str]:
+    """Start one service as compose would (image ENTRYPOINT + CMD, compose environment);
+    returns its compose health check command, made local."""
+    compose_env = environment(service)
     env = topology.service_env(name, compose_env)
     log = (topology.tmp / f"{name}.log").open("wb")
     entrypoint = Path(sys.executable).with_name(f"arc-{name}")
-    # This machine's environment without any ARC_*/OTEL_* setting of its own, plus compose's.
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("ARC_", "OTEL_"))}
     topology.processes[name] = subprocess.Popen(
         [str(entrypoint), "serve"],
-        env={**inherited, **env},
+        env={**inherited_env(), **env},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -339,40 +412,122 @@ def healthy(topology: Topology, name: str, check: list[str]) -> bool:
     return subprocess.run(check, capture_output=True, timeout=30).returncode == 0
 
 
+TEACHER = "teacher-demo"  # the dev issuer's teacher (its token's subject)
+
+
+async def define_a_class(catalog: catalog_pb2_grpc.CatalogServiceStub) -> str:
+    """A school, an outcome, a course and a section taught by the demo teacher, with one
+    student; returns the outcome id."""
+    await catalog.DefineOrg(catalog_pb2.Org(org_id="sch-compose", name="Compose Middle"))
+    outcome = await catalog.DefineOutcome(
+        catalog_pb2.DefineOutcomeRequest(code="ELA.1", statement="I can", scale=ONE_TO_FOUR)
+    )
+    await catalog.DefineCourse(
+        catalog_pb2.Course(
+            course_id="ela-6",
+            title="ELA 6",
+            school_id="sch-compose",
+            outcomes=[catalog_pb2.CourseOutcome(outcome_id=outcome.outcome_id, power=True)],
+        )
+    )
+    for person_id, role in ((TEACHER, "teacher"), ("stu-compose", "student")):
+        await catalog.DefinePerson(
+            catalog_pb2.Person(person_id=person_id, role=role, given_name="A", family_name="B")
+        )
+    await catalog.DefineSection(
+        catalog_pb2.Section(
+            section_id="sec-compose",
+            course_id="ela-6",
+            school_id="sch-compose",
+            title="6C ELA",
+            teacher_ids=[TEACHER],
+            student_ids=["stu-compose"],
+        )
+    )
+    return str(outcome.outcome_id)
+
+
 async def test_compose_topology_runs_from_local_binaries(topology: Topology) -> None:
     compose = load_compose()["services"]
     for name in SERVICES:
         depends_on = compose[name].get("depends_on") or {}
         assert {"nats", "postgres"} <= set(depends_on), f"{name} must wait for nats and postgres"
         assert environment(compose[name]).get("ARC_DATABASE_URL"), f"{name}: no database"
+    for name in SERVICES:
+        allocate_ports(topology, name, compose[name])
     checks = {name: start_service(topology, name, compose[name]) for name in SERVICES}
     for name, check in checks.items():
         wait_until(functools.partial(healthy, topology, name, check), 90, f"{name} healthy")
 
-    # A teacher defines an outcome and records attempts; mastery publishes on the bus.
+    # Every service's HTTP API listens on the port compose publishes.
+    for name in SERVICES:
+        assert await asyncio.to_thread(_http_ok, f"{topology.url(name)}/healthz"), name
+
+    # An admin defines a class; its teacher records an attempt; mastery publishes on the bus.
     catalog_port = topology.ports["catalog"]["ARC_GRPC_PORT"]
     evidence_port = topology.ports["evidence"]["ARC_GRPC_PORT"]
     async with (
         grpc.aio.insecure_channel(f"127.0.0.1:{catalog_port}") as catalog_channel,
         grpc.aio.insecure_channel(f"127.0.0.1:{evidence_port}") as evidence_channel,
     ):
-        outcome = await catalog_pb2_grpc.CatalogServiceStub(catalog_channel).DefineOutcome(
-            catalog_pb2.DefineOutcomeRequest(code="ELA.1", statement="I can", scale=ONE_TO_FOUR)
-        )
+        outcome_id = await define_a_class(catalog_pb2_grpc.CatalogServiceStub(catalog_channel))
         evidence = evidence_pb2_grpc.EvidenceServiceStub(evidence_channel)
         nc = await nats.connect(topology.addresses["nats:4222"])
         changes = await nc.subscribe("arc.mastery.v1.>")
         await eventually(
-            lambda: evidence.RecordAttempt(attempt("stu-compose", outcome.outcome_id, 3)),
+            lambda: evidence.RecordAttempt(attempt("stu-compose", outcome_id, 3)),
             what="evidence to know the outcome",
         )
         message = await changes.next_msg(timeout=30)
         assert message.headers and message.headers["ce-source"] == "/arc/mastery"
-        await nc.close()
 
-    # Reporting's HTTP API listens on the port compose publishes.
-    http_port = topology.ports["reporting"]["ARC_HTTP_PORT"]
-    assert await asyncio.to_thread(_http_ok, f"http://127.0.0.1:{http_port}/openapi.json")
+        # The teacher signs in (the compose dev issuer) and opens the student's outcome in
+        # reporting, which asks mastery (ARC_MASTERY_TARGET) for the explanation on the
+        # teacher's behalf: mastery verifies the forwarded token and the teacher's rights.
+        (issuer,) = [url for at, url in topology.addresses.items() if at.startswith(ISSUER)]
+        async with httpx.AsyncClient(timeout=20) as web:
+            token = (await web.get(f"{issuer}/token/teacher")).json()["access_token"]
+        user = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            base_url=topology.url("reporting"), timeout=20, headers=user
+        ) as reporting:
+
+            async def explained() -> bool:
+                reply = await reporting.get(f"/api/v1/students/stu-compose/outcomes/{outcome_id}")
+                return reply.status_code == 200 and reply.json()["explanation"] is not None
+
+            await eventually(explained, what="reporting to show mastery's explanation")
+
+            # The teacher enters the class's quiz in reporting, which records it through
+            # evidence (ARC_EVIDENCE_TARGET); mastery publishes the change.
+            quiz = {
+                "recorded_by": TEACHER,
+                "assessed_at": datetime.now(UTC).isoformat(),
+                "assessment_ref": "Quiz 1",
+                "rows": [
+                    {
+                        "student_id": "stu-compose",
+                        "scores": [{"outcome_id": outcome_id, "score": "4"}],
+                    }
+                ],
+                "idempotency_key": "compose-quiz-1",
+            }
+            entries: list[httpx.Response] = []
+
+            async def entered() -> bool:
+                reply = await reporting.post("/api/v1/sections/sec-compose/evidence", json=quiz)
+                entries.append(reply)
+                return reply.status_code == 200
+
+            try:
+                await eventually(entered, what="reporting and evidence to take the class entry")
+            except TimeoutError as exc:
+                last = entries[-1] if entries else None
+                raise AssertionError(f"{exc}: last answer {last and last.text}") from exc
+            assert entries[-1].json()["attempts"] == 1
+        message = await changes.next_msg(timeout=30)
+        assert message.headers and message.headers["ce-source"] == "/arc/mastery"
+        await nc.close()
 
     # Stopped as `docker compose down` does (SIGTERM): telemetry is flushed to the collector.
     for name in SERVICES:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from arc_platform.devstack import free_port
 from arc_reporting.http_api import create_app
@@ -87,7 +87,7 @@ def test_a_student_sees_levels_charts_and_what_is_next(browser: Browser, site: s
     page.wait_for_function("() => document.querySelector('img.chart').naturalWidth > 0")
     assert "level" in (charts.first.get_attribute("alt") or "")
     page.get_by_role("link", name="M.01").first.click()
-    assert page.get_by_role("heading", name="Every attempt").is_visible()
+    expect(page.get_by_role("heading", name="Every attempt")).to_be_visible()
     assert page.locator("figure.chart svg").count() == 1
     page.screenshot(path=str(ARTIFACTS / "student-outcome.png"), full_page=True)
 
@@ -112,14 +112,15 @@ def test_a_teacher_reads_the_heat_map_on_a_phone_and_follows_a_student(
     assert width <= PHONE["width"] + 1, "the page itself must not scroll sideways on a phone"
     page.select_option("select[name=sort]", "mastered")
     page.get_by_role("button", name="Apply").click()
-    assert "sort=mastered" in page.url
+    page.wait_for_url("**sort=mastered**")
     first = page.locator("table.heat tbody th a").first
     name = first.inner_text()
     first.click()
-    assert page.locator("h1").inner_text() == name
+    expect(page.locator("h1")).to_have_text(name)
     desktop = open_page(browser, site, "/sections/sec-6a", "section")
     desktop.get_by_role("link", name="Enter evidence for the class").click()
-    assert desktop.get_by_role("heading", name="Enter evidence for the whole class").is_visible()
+    heading = desktop.get_by_role("heading", name="Enter evidence for the whole class")
+    expect(heading).to_be_visible()
     desktop.screenshot(path=str(ARTIFACTS / "evidence-entry.png"), full_page=True)
 
 
