@@ -2,8 +2,9 @@
 
     python examples/mastery_subscriber.py --nats nats://127.0.0.1:4333 --since 2026-10-01T00:00Z
 
-It asks JetStream for every ``arc.mastery.v1.mastery_changed.<partition>`` message stored since ``--since``
-(an ordered consumer with ``deliver_policy=by_start_time``), decodes each with the published
+It asks JetStream for every ``arc.mastery.v1.mastery_changed.<partition>`` message stored
+since ``--since`` (an ordered consumer with ``deliver_policy=by_start_time``), decodes each with
+the published
 contract, and remembers the last stream sequence it handled in ``--state`` so that the next run
 resumes right after it. ``ce-id`` (also ``Nats-Msg-Id``) identifies a change uniquely: use it to
 make your own handling idempotent.
@@ -17,6 +18,7 @@ import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import nats
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -46,7 +48,9 @@ async def follow(
 ) -> int | None:
     """Deliver changes in order to ``handle(sequence, event)`` until none arrive for
     ``idle_seconds``; return the last sequence handled (to resume after it next time)."""
-    nc = await nats.connect(nats_url)
+    # With per-user NATS permissions (production), each user has its own inbox prefix.
+    user = urlsplit(nats_url).username
+    nc = await nats.connect(nats_url, inbox_prefix=f"_INBOX_{user}" if user else "_INBOX")
     last = after_sequence
     try:
         js = nc.jetstream()
@@ -68,7 +72,9 @@ async def follow(
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nats", default="nats://127.0.0.1:4333")
+    parser.add_argument(
+        "--nats", default="nats://127.0.0.1:4333", help="e.g. nats://integrator:PASSWORD@host:4222"
+    )
     parser.add_argument("--since", type=datetime.fromisoformat, help="ISO time with zone")
     parser.add_argument("--state", type=Path, default=Path("mastery-subscriber.json"))
     args = parser.parse_args()

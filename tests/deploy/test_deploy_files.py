@@ -13,9 +13,12 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.deploy.service_facts import SERVICES, api_port, partitioned, variables
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
-SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
+#: A gRPC target naming a host and a port, e.g. ``mastery:50053``.
+TARGET = re.compile(r"^(?P<host>[a-z][a-z0-9-]*):(?P<port>\d+)$")
 
 
 def load_compose() -> dict[str, Any]:
@@ -57,6 +60,34 @@ def final_stage(instructions: list[tuple[str, str]]) -> list[tuple[str, str]]:
     starts = [i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
     assert starts, "no FROM instruction"
     return instructions[starts[-1] :]
+
+
+def image(name: str) -> list[tuple[str, str]]:
+    """The final stage of a service's Dockerfile: what the image runs with."""
+    return final_stage(dockerfile_instructions(ROOT / "services" / name / "Dockerfile"))
+
+
+def image_env(stage: list[tuple[str, str]]) -> dict[str, str]:
+    """``ENV KEY=VALUE ...`` of a stage (the ``KEY=VALUE`` form only)."""
+    env: dict[str, str] = {}
+    for keyword, args in stage:
+        if keyword == "ENV":
+            for item in args.split():
+                key, is_pair, value = item.partition("=")
+                if is_pair:
+                    env[key] = value
+    return env
+
+
+def published(service: dict[str, Any]) -> dict[str, str]:
+    """Container port → where compose publishes it on the host (``127.0.0.1:8080:8080`` gives
+    ``8080 → 127.0.0.1:8080``; without an address, every interface: ``0.0.0.0:8080``)."""
+    found = {}
+    for entry in service.get("ports") or []:
+        parts = str(entry).split(":")
+        address = parts[0] if len(parts) == 3 else "0.0.0.0"
+        found[parts[-1]] = f"{address}:{parts[-2]}"
+    return found
 
 
 def k8s_yaml_files() -> list[Path]:
@@ -111,6 +142,30 @@ def workloads() -> Iterator[tuple[Path, dict[str, Any]]]:
         for doc in load_documents(path):
             if doc.get("kind") in {"Deployment", "StatefulSet"}:
                 yield path, doc
+
+
+def base_objects(kind: str) -> dict[str, dict[str, Any]]:
+    """The base's objects of one kind, by name."""
+    base = K8S / "base"
+    return {
+        doc["metadata"]["name"]: doc
+        for path in sorted(resource_files())
+        if base in path.parents
+        for doc in load_documents(path)
+        if doc.get("kind") == kind
+    }
+
+
+def shared_config() -> dict[str, str]:
+    """The literals of the base's ``arc-config`` ConfigMap, which every service reads."""
+    base = load_kustomization(K8S / "base" / "kustomization.yaml")
+    (config,) = [g for g in base["configMapGenerator"] if g["name"] == "arc-config"]
+    return dict(literal.split("=", 1) for literal in config["literals"])
+
+
+def container_env(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {item["name"]: item for item in container.get("env") or []}
 
 
 # --- Dockerfiles and docker-compose.yml ---
@@ -243,18 +298,92 @@ def test_every_service_has_a_deployment(name: str) -> None:
     )
 
 
-def test_dockerfile_ports_match_manifests() -> None:
-    """The port the image's HEALTHCHECK probes is the one compose and Kubernetes use."""
+@pytest.mark.parametrize("name", SERVICES)
+def test_image_serves_both_apis_on_every_interface(name: str) -> None:
+    """The image listens where a container must (0.0.0.0, not the loopback the settings
+    default to) on the service's own ports, and exposes both."""
+    stage = image(name)
+    env = image_env(stage)
+    assert env.get("ARC_GRPC_HOST") == "0.0.0.0", f"{name}: ENV ARC_GRPC_HOST=0.0.0.0 missing"
+    assert env.get("ARC_HTTP_HOST") == "0.0.0.0", f"{name}: ENV ARC_HTTP_HOST=0.0.0.0 missing"
+    ports = {"grpc": str(api_port(name, "grpc")), "http": str(api_port(name, "http"))}
+    assert env.get("ARC_GRPC_PORT") == ports["grpc"], f"{name}: the service's gRPC port"
+    assert env.get("ARC_HTTP_PORT") == ports["http"], f"{name}: the service's HTTP port"
+    exposed = {port for keyword, args in stage if keyword == "EXPOSE" for port in args.split()}
+    assert set(ports.values()) <= exposed, f"{name}: EXPOSE {sorted(exposed)}"
+    (check,) = [args for keyword, args in stage if keyword == "HEALTHCHECK"]
+    match = re.search(r"arc_platform\.healthcheck\s+(\d+)", check)
+    assert match, f"{name}: HEALTHCHECK does not run arc_platform.healthcheck PORT"
+    assert match.group(1) == ports["grpc"], f"{name}: HEALTHCHECK probes another port"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_compose_and_kubernetes_use_the_images_ports(name: str) -> None:
+    """gRPC and HTTP: the image's ports are the ones compose publishes (on 127.0.0.1 only)
+    and probes, and the ones the Deployment, its probes and its Service use."""
+    env = image_env(image(name))
+    ports = {"grpc": env["ARC_GRPC_PORT"], "http": env["ARC_HTTP_PORT"]}
+    service = load_compose()["services"][name]
+    compose_env = environment(service)
+    assert compose_env["ARC_GRPC_PORT"] == ports["grpc"]
+    assert compose_env["ARC_HTTP_PORT"] == ports["http"]
+    assert ports["grpc"] in service["healthcheck"]["test"]
+    for port in ports.values():
+        assert published(service).get(port) == f"127.0.0.1:{port}", f"{name}: publish {port}"
+
+    deployment = base_objects("Deployment")[name]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert str(container["readinessProbe"]["grpc"]["port"]) == ports["grpc"]
+    assert {p["name"]: str(p["containerPort"]) for p in container["ports"]} == ports
+    env_vars = container_env(deployment)
+    assert env_vars["ARC_GRPC_PORT"]["value"] == ports["grpc"]
+    assert env_vars["ARC_HTTP_PORT"]["value"] == ports["http"]
+    k8s_service = base_objects("Service")[name]
+    assert {p["targetPort"]: str(p["port"]) for p in k8s_service["spec"]["ports"]} == ports
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_deployments_set_only_settings_the_service_reads(name: str) -> None:
+    """A misspelt or retired variable (say ARC_REPLICAS) would be ignored without a word."""
+    unknown = variables(name)
+    compose_env = environment(load_compose()["services"][name])
+    set_in_compose = {key for key in compose_env if key.startswith("ARC_")}
+    assert set_in_compose <= unknown, f"compose {name}: {sorted(set_in_compose - unknown)}"
+    k8s = set(shared_config()) | set(container_env(base_objects("Deployment")[name]))
+    set_in_k8s = {key for key in k8s if key.startswith("ARC_")}
+    assert set_in_k8s <= unknown, f"deploy/k8s {name}: {sorted(set_in_k8s - unknown)}"
+
+
+def test_the_partition_count_is_one_setting_for_every_service() -> None:
+    """ARC_PARTITIONS must be identical everywhere (it decides each student's subject), so it
+    is in the shared settings only, and nothing shared pins a replica's partitions."""
+    assert [name for name in SERVICES if partitioned(name)], "no service consumes partitions"
     compose = load_compose()["services"]
-    deployments = {
-        doc["metadata"]["name"]: doc for _, doc in workloads() if doc["kind"] == "Deployment"
-    }
+    counts = {name: environment(compose[name]).get("ARC_PARTITIONS") for name in SERVICES}
+    assert len(set(counts.values())) == 1 and None not in counts.values(), counts
+    assert int(shared_config()["ARC_PARTITIONS"]) == int(counts[SERVICES[0]] or 0)
+    assert "ARC_PARTITION_IDS" not in shared_config()
     for name in SERVICES:
-        stage = final_stage(dockerfile_instructions(ROOT / "services" / name / "Dockerfile"))
-        (check,) = [args for keyword, args in stage if keyword == "HEALTHCHECK"]
-        match = re.search(r"arc_platform\.healthcheck\s+(\d+)", check)
-        assert match, f"{name}: HEALTHCHECK does not run arc_platform.healthcheck PORT"
-        port = match.group(1)
-        assert environment(compose[name])["ARC_GRPC_PORT"] == port
-        container = deployments[name]["spec"]["template"]["spec"]["containers"][0]
-        assert str(container["readinessProbe"]["grpc"]["port"]) == port
+        assert "ARC_PARTITION_IDS" not in environment(compose[name]), name
+        env = container_env(base_objects("Deployment")[name])
+        assert not {"ARC_PARTITIONS", "ARC_PARTITION_IDS"} & set(env), f"{name} overrides them"
+
+
+def test_compose_targets_name_a_service_and_its_grpc_port() -> None:
+    """Reporting's ARC_MASTERY_TARGET / ARC_EVIDENCE_TARGET (and any other ARC_*_TARGET)
+    point at a compose service's gRPC port."""
+    services = load_compose()["services"]
+    targets = {
+        (name, key): value
+        for name in SERVICES
+        for key, value in environment(services[name]).items()
+        if key.startswith("ARC_") and key.endswith("_TARGET")
+    }
+    assert ("reporting", "ARC_MASTERY_TARGET") in targets
+    assert ("reporting", "ARC_EVIDENCE_TARGET") in targets
+    for (name, key), value in targets.items():
+        match = TARGET.match(value)
+        assert match, f"{name}: {key}={value} is not host:port"
+        callee = match["host"]
+        assert callee in SERVICES, f"{name}: {key} names no service"
+        assert environment(services[callee])["ARC_GRPC_PORT"] == match["port"], f"{name}: {key}"

@@ -19,16 +19,18 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema  # type: ignore[import-untyped]
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
+from tests.deploy.service_facts import SERVICES, api_port, partitioned
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = sorted(p.parent.name for p in (K8S / "overlays").glob("*/kustomization.yaml"))
-SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
 #: The oldest Kubernetes release we support (gRPC probes are GA since 1.27; 1.29 is the oldest
 #: still maintained by the large providers) and the newest one kubernetes-validate knows.
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
@@ -60,9 +62,46 @@ def objects(overlay: str, kind: str) -> dict[str, dict[str, Any]]:
 
 
 def service_workloads(overlay: str) -> dict[str, dict[str, Any]]:
-    """Each service's Deployment (or StatefulSet, for consumers with a replica ordinal)."""
+    """Each service's Deployment (or StatefulSet, should one ever need stable identities)."""
     workloads = {**objects(overlay, "Deployment"), **objects(overlay, "StatefulSet")}
     return {name: doc for name, doc in workloads.items() if name in SERVICES}
+
+
+def shared_config(overlay: str) -> dict[str, str]:
+    """The rendered ``arc-config`` ConfigMap (its name carries a content hash)."""
+    (config,) = [d for n, d in objects(overlay, "ConfigMap").items() if n.startswith("arc-config")]
+    data: dict[str, str] = config["data"]
+    return data
+
+
+def container(workload: dict[str, Any]) -> dict[str, Any]:
+    (found,) = workload["spec"]["template"]["spec"]["containers"]
+    return dict(found)
+
+
+def env_values(workload: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container(workload).get("env", []) if "value" in e}
+
+
+def pods_of(overlay: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        d
+        for d in render(overlay)
+        if d["kind"] in {"Deployment", "StatefulSet"}
+        and matches(selector, d["spec"]["template"]["metadata"]["labels"])
+    ]
+
+
+def pod_port(overlay: str, service: dict[str, Any], port: int) -> tuple[dict[str, Any], int]:
+    """Where a Service's port lands: the one workload it selects, and the container port."""
+    (entry,) = [p for p in service["spec"]["ports"] if p["port"] == port]
+    (workload,) = pods_of(overlay, service["spec"]["selector"])
+    target = entry.get("targetPort", port)
+    if isinstance(target, str):
+        (target,) = [
+            p["containerPort"] for p in container(workload)["ports"] if p["name"] == target
+        ]
+    return workload, int(target)
 
 
 def where(doc: dict[str, Any]) -> str:
@@ -143,19 +182,16 @@ def test_production_services_read_their_own_databases_credentials() -> None:
 
 
 def test_production_streams_and_nats_are_replicated_three_times() -> None:
-    (config,) = [
-        d for n, d in objects("production", "ConfigMap").items() if n.startswith("arc-config")
-    ]
-    assert config["data"]["ARC_STREAM_REPLICAS"] == "3"
+    assert shared_config("production")["ARC_STREAM_REPLICAS"] == "3"
     assert objects("production", "StatefulSet")["nats"]["spec"]["replicas"] == 3
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_services_export_traces_and_metrics(overlay: str) -> None:
-    (config,) = [d for n, d in objects(overlay, "ConfigMap").items() if n.startswith("arc-config")]
-    assert config["data"]["OTEL_TRACES_EXPORTER"] == "otlp"
-    assert config["data"]["OTEL_METRICS_EXPORTER"] == "otlp"
-    assert config["data"]["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://")
+    config = shared_config(overlay)
+    assert config["OTEL_TRACES_EXPORTER"] == "otlp"
+    assert config["OTEL_METRICS_EXPORTER"] == "otlp"
+    assert config["OTEL_EXPORTER_OTLP_ENDPOINT"].startswith("http://")
 
 
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -196,24 +232,154 @@ def egress_ports(policy: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
     return found
 
 
+def ingress_ports(policy: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
+    """Port → the ``from`` peers allowed (an empty list: any source)."""
+    found: dict[int, list[dict[str, Any]]] = {}
+    for rule in policy["spec"].get("ingress", []):
+        for port in rule.get("ports", []):
+            found.setdefault(port["port"], []).extend(rule.get("from", []))
+    return found
+
+
+def admits(peers: list[dict[str, Any]], labels: dict[str, str]) -> bool:
+    """Whether pods with ``labels`` (in the same namespace) are among ``peers``."""
+    return not peers or any(
+        set(peer) == {"podSelector"} and matches(peer["podSelector"].get("matchLabels", {}), labels)
+        for peer in peers
+    )
+
+
+def pod_selector(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"podSelector": {"matchLabels": workload["spec"]["selector"]["matchLabels"]}}]
+
+
+def service_calls(overlay: str, name: str) -> dict[int, list[dict[str, Any]]]:
+    """The services ``name`` calls (its ARC_*_TARGET settings, e.g. reporting's
+    ARC_MASTERY_TARGET=mastery:50053): container port → the callee's pods."""
+    calls: dict[int, list[dict[str, Any]]] = {}
+    for key, value in env_values(service_workloads(overlay)[name]).items():
+        if key.startswith("ARC_") and key.endswith("_TARGET"):
+            host, _, port = value.partition(":")
+            assert host in objects(overlay, "Service"), f"{name}: {key}={value}: no Service"
+            callee, target = pod_port(overlay, objects(overlay, "Service")[host], int(port))
+            calls.setdefault(target, []).extend(pod_selector(callee))
+    return calls
+
+
+def issuer_access(overlay: str) -> dict[int, list[dict[str, Any]]]:
+    """Where the services fetch the token issuer's keys: the port of ARC_OIDC_ISSUER, to the
+    pods behind it when it is a Service of the overlay, else anywhere (outside the cluster)."""
+    issuer = urlsplit(shared_config(overlay)["ARC_OIDC_ISSUER"])
+    port = issuer.port or {"https": 443, "http": 80}[issuer.scheme]
+    service = objects(overlay, "Service").get(str(issuer.hostname))
+    if service is None:
+        return {port: []}
+    workload, target = pod_port(overlay, service, port)
+    return {target: pod_selector(workload)}
+
+
+NATS = [
+    {
+        "podSelector": {
+            "matchLabels": {
+                "app.kubernetes.io/name": "nats",
+                "app.kubernetes.io/part-of": "mastery-arc",
+            }
+        }
+    }
+]
+
+
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_a_service_reaches_only_nats_its_database_the_collector_and_dns(overlay: str) -> None:
+def test_a_service_reaches_only_nats_its_database_the_collector_dns_issuer_and_callees(
+    overlay: str,
+) -> None:
+    """Egress: NATS (all the partition leases and relay leases are NATS traffic too), its
+    database, the collector, DNS, the token issuer's keys, and the gRPC APIs it calls (only
+    reporting calls any: mastery and evidence), nothing else."""
     policies = objects(overlay, "NetworkPolicy")
     for name in SERVICES:
         allowed = egress_ports(policies[name])
-        assert sorted(allowed) == [53, 4222, 4317, 4318, 5432], f"{name}: {sorted(allowed)}"
-        assert allowed[4222] == [
-            {
-                "podSelector": {
-                    "matchLabels": {
-                        "app.kubernetes.io/name": "nats",
-                        "app.kubernetes.io/part-of": "mastery-arc",
-                    }
-                }
-            }
-        ]
+        expected = {53, 4222, 4317, 4318, 5432} | set(issuer_access(overlay))
+        calls = service_calls(overlay, name)
+        assert sorted(allowed) == sorted(expected | set(calls)), f"{name}: {sorted(allowed)}"
+        assert allowed[4222] == NATS
+        for port, peers in {**issuer_access(overlay), **calls}.items():
+            assert allowed[port] == peers, f"{name} may reach more than {peers} on {port}"
         if overlay == "production":
             # The database is known there: the service's own CloudNativePG cluster, no other.
             assert allowed[5432] == [
                 {"podSelector": {"matchLabels": {"cnpg.io/cluster": f"arc-{name}-pg"}}}
             ], f"{name} may reach another database"
+    assert sorted(service_calls(overlay, "reporting")) == [
+        api_port("evidence", "grpc"),
+        api_port("mastery", "grpc"),
+    ], "reporting calls mastery (explanations) and evidence (whole-class entry)"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_admits_its_apis_and_its_callers(overlay: str) -> None:
+    """Ingress: the HTTP API from anywhere (an ingress controller), gRPC from the namespace,
+    which includes reporting's calls to mastery and evidence."""
+    policies = objects(overlay, "NetworkPolicy")
+    workloads = service_workloads(overlay)
+    for name in SERVICES:
+        admitted = ingress_ports(policies[name])
+        http, grpc = api_port(name, "http"), api_port(name, "grpc")
+        assert admitted.get(http) == [], f"{name}: HTTP {http} not open to the ingress"
+        assert grpc in admitted, f"{name}: gRPC {grpc} closed"
+    for caller in SERVICES:
+        labels = workloads[caller]["spec"]["template"]["metadata"]["labels"]
+        for port, peers in service_calls(overlay, caller).items():
+            for peer in peers:
+                (callee,) = pods_of(overlay, peer["podSelector"]["matchLabels"])
+                policy = policies[callee["metadata"]["name"]]
+                assert admits(ingress_ports(policy).get(port, [{"none": {}}]), labels), (
+                    f"{where(policy)} refuses {caller} on {port}"
+                )
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_partitioned_consumers_never_outnumber_their_partitions(overlay: str) -> None:
+    """Mastery and reporting replicas share ARC_PARTITIONS partitions, one replica per partition
+    at a time: a replica beyond that count would hold no partition and idle. So neither the
+    Deployment nor its autoscaler may go above it."""
+    partitions = int(shared_config(overlay)["ARC_PARTITIONS"])
+    consumers = [name for name in SERVICES if partitioned(name)]
+    assert consumers == ["mastery", "reporting"]
+    autoscalers = {
+        d["spec"]["scaleTargetRef"]["name"]: d["spec"]
+        for d in objects(overlay, "HorizontalPodAutoscaler").values()
+    }
+    for name in consumers:
+        workload = service_workloads(overlay)[name]
+        assert workload["spec"]["replicas"] <= partitions, f"{name}: more replicas than partitions"
+        env = {e["name"] for e in container(workload).get("env", [])}
+        assert not {"ARC_PARTITIONS", "ARC_PARTITION_IDS"} & env, f"{name} overrides the count"
+        if name in autoscalers:
+            spec = autoscalers[name]
+            assert spec["minReplicas"] <= spec["maxReplicas"] <= partitions, (
+                f"{name}: HPA maxReplicas {spec['maxReplicas']} > ARC_PARTITIONS {partitions}"
+            )
+    assert "ARC_PARTITION_IDS" not in shared_config(overlay), "would pin every replica alike"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_trust_a_token_issuer_they_can_reach(overlay: str) -> None:
+    """Production names an https identity provider (ARC_ENV=production refuses anything else);
+    dev runs the development issuer as a Service of its own, bound to the host name in the
+    issuer URL (so the tokens it signs carry the URL the services trust)."""
+    config = shared_config(overlay)
+    issuer = urlsplit(config["ARC_OIDC_ISSUER"])
+    if overlay == "production":
+        assert config["ARC_ENV"] == "production"
+        assert issuer.scheme == "https"
+        return
+    assert config["ARC_ENV"] == "development"
+    service = objects(overlay, "Service")[str(issuer.hostname)]
+    workload, port = pod_port(overlay, service, issuer.port or 80)
+    pod = workload["spec"]["template"]["spec"]
+    args = [*container(workload).get("command", []), *container(workload).get("args", [])]
+    assert args[:3] == ["python", "-m", "arc_platform.auth.dev_issuer"], args
+    assert args[args.index("--host") + 1] == pod["hostname"] == issuer.hostname
+    assert args[args.index("--port") + 1] == str(port)

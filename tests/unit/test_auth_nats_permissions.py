@@ -36,8 +36,15 @@ def test_each_user_reads_its_own_inbox_only_and_only_admin_has_wildcards() -> No
 
 def test_leases_are_scoped_to_the_services_own_groups() -> None:
     mastery = BY_NAME["mastery"].publish_allow()
-    assert [s for s in mastery if s.startswith("$KV.")] == ["$KV.arc_partition_leases.mastery.>"]
-    assert not [s for s in BY_NAME["catalog"].publish_allow() if "KV" in s]
+    assert [s for s in mastery if s.startswith("$KV.")] == [
+        "$KV.arc_partition_leases.mastery.>",  # its partitions
+        "$KV.arc_partition_leases.relay-mastery.>",  # its one running relay
+    ]
+    catalog = BY_NAME["catalog"].publish_allow()
+    assert [s for s in catalog if s.startswith("$KV.")] == [
+        "$KV.arc_partition_leases.relay-catalog.>"
+    ]
+    assert not [s for s in BY_NAME["integrator"].publish_allow() if "KV" in s]
 
 
 def test_the_integrator_only_reads_published_events_for_integrators() -> None:

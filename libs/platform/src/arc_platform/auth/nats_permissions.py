@@ -67,7 +67,8 @@ class NatsUser:
             allow += _reading(stream_name(context), self.manages_streams, self.acknowledges)
         if self.consumes:
             allow.append("$JS.FC.>")  # flow-control replies of ordered consumers
-        if self.lease_groups:
+        groups = self.all_lease_groups()
+        if groups:
             allow += [f"{API}.STREAM.INFO.{KV_STREAM}", f"{API}.STREAM.CREATE.{KV_STREAM}"]
             allow += [f"{API}.STREAM.MSG.GET.{KV_STREAM}"]
             # Listing the bucket's keys (the partition balancer counts live members).
@@ -78,10 +79,16 @@ class NatsUser:
                 f"{API}.CONSUMER.DELETE.{KV_STREAM}.*",
                 "$JS.FC.>",
             ]
-            for group in self.lease_groups:
+            for group in groups:
                 allow.append(f"$KV.{LEASE_BUCKET}.{group}.>")
                 allow.append(f"{API}.DIRECT.GET.{KV_STREAM}.$KV.{LEASE_BUCKET}.{group}.>")
         return _unique(allow)
+
+    def all_lease_groups(self) -> tuple[str, ...]:
+        """Its own groups, plus ``relay-<user>`` for a publisher: one relay per service runs at a
+        time, under that lease (``arc_platform.cli.make_relay``)."""
+        relay = (f"relay-{self.name}",) if self.publishes else ()
+        return (*self.lease_groups, *relay)
 
     def subscribe_allow(self) -> list[str]:
         return [">"] if self.everything else [f"_INBOX_{self.name}.>"]
