@@ -17,15 +17,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from load_sample import STUDENTS, load
+from load_sample import SECTION, STUDENTS, load
 
+from arc_platform.auth.dev_issuer import DevIssuerServer
 from arc_platform.devstack import SERVICES, NatsServer, ServiceProcess, service_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "var" / "demo"
 NATS_PORT = int(os.environ.get("ARC_DEMO_NATS_PORT", "4333"))  # not 4222: a system NATS may run
 PORTS = {"catalog": 50051, "evidence": 50052, "mastery": 50053, "reporting": 50054}
-HTTP_PORT = int(os.environ.get("ARC_DEMO_HTTP_PORT", "8080"))
+HTTP_PORTS = {"catalog": 8081, "evidence": 8082, "mastery": 8083, "reporting": 8080}
+ISSUER_PORT = 4380
 
 
 def main() -> None:
@@ -33,22 +35,37 @@ def main() -> None:
         shutil.rmtree(DATA)  # a fresh sample each run; --keep resumes the previous one
     nats_server = NatsServer(DATA / "nats", port=NATS_PORT).start()
     print(f"nats-server with JetStream on {nats_server.url} (data in {DATA / 'nats'})")
+    issuer = DevIssuerServer(DATA / "dev-issuer", port=ISSUER_PORT).start()
+    print(f"development token issuer (NOT for production) on {issuer.url}")
     processes: list[ServiceProcess] = []
     try:
         for name in SERVICES:
             env = service_env(name, nats_server.url, DATA, PORTS[name])
-            if name == "reporting":
-                env["ARC_HTTP_PORT"] = str(HTTP_PORT)
+            env |= issuer.service_env() | {"ARC_HTTP_PORT": str(HTTP_PORTS[name])}
             process = ServiceProcess(name, env, log_path=DATA / "logs" / f"{name}.log")
             processes.append(process.start())
-            print(f"{name:<10} gRPC 127.0.0.1:{PORTS[name]}  log {process.log_path}")
+            print(
+                f"{name:<10} gRPC 127.0.0.1:{PORTS[name]}  HTTP http://127.0.0.1:{HTTP_PORTS[name]}"
+                f"  log {process.log_path}"
+            )
         print("loading sample data…")
-        asyncio.run(load(f"127.0.0.1:{PORTS['catalog']}", f"127.0.0.1:{PORTS['evidence']}"))
+        admin = issuer.issuer.token("admin")
+        asyncio.run(load(f"127.0.0.1:{PORTS['catalog']}", f"127.0.0.1:{PORTS['evidence']}", admin))
         time.sleep(1.0)  # let mastery and reporting take in the last events before pointing at them
         print()
-        print("Where to look:")
-        print(f"  http://127.0.0.1:{HTTP_PORT}/api/v1/students/{STUDENTS[0]}/outcomes/math.6.rp.1")
-        print(f"  http://127.0.0.1:{HTTP_PORT}/docs   (the reporting HTTP API)")
+        web = f"http://127.0.0.1:{HTTP_PORTS['reporting']}"
+        print(
+            "Where to look (tokens for the demo users: "
+            f"{issuer.url}/token/<student|guardian|teacher|leader|admin|auditor>):"
+        )
+        print(f"  {web}/            the web UI (reporting)")
+        print(
+            f"  {web}/docs        reporting's HTTP API ({STUDENTS[0]} is the demo student; "
+            f"section {SECTION} is the demo teacher's class)"
+        )
+        print(
+            f"  http://127.0.0.1:{HTTP_PORTS['mastery']}/docs   mastery: explanations, as of a date"
+        )
         print(
             f"  nats stream: {nats_server.url}, subjects arc.catalog.> arc.evidence.> arc.mastery.>"
         )
@@ -60,6 +77,7 @@ def main() -> None:
         print("\nstopping…")
         for process in reversed(processes):
             process.stop()
+        issuer.stop()
         nats_server.stop()
         print("stopped.")
 
