@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import nats
 import pytest
 from nats.aio.msg import Msg
@@ -79,6 +80,23 @@ async def test_attempts_flow_to_mastery_and_reporting(stack: Stack, nats_url: st
     assert report.level == 3 and report.level_label == "Meets" and report.mastered
     assert [a.score for a in report.attempts] == [2, 3, 3]
     assert report.outcome_code == "MATH.6.RP.1"
+
+    # A parent asks mastery why: the method, the evidence in order, each one's share.
+    explained = await stack.mastery().Explain(
+        mastery_pb2.ExplainRequest(student_id="stu-1", outcome_id=outcome_id)
+    )
+    assert explained.method == "most_recent" and explained.standing.value == "3.00"
+    assert [c.score for c in explained.counted] == ["2", "3", "3"]
+    assert [c.contribution for c in explained.counted] == ["0", "0", "1"]
+    # …and how it stood after the first assessment only (over HTTP this time).
+    async with httpx.AsyncClient(base_url=stack.http_url("mastery")) as http:
+        reply = await http.get(
+            f"/api/v1/students/stu-1/outcomes/{outcome_id}/explanation",
+            params={"as_assessed_by": (start + timedelta(hours=12)).isoformat()},
+            headers={"Authorization": f"Bearer {stack.token('admin')}"},
+        )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["standing"]["value"] == "2.00"
     await nc.close()
 
 
