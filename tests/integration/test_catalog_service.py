@@ -222,7 +222,10 @@ async def test_bad_input_is_refused_field_by_field_and_publishes_nothing(
 @needs_data
 async def test_the_http_api_does_the_same_and_documents_itself(sqlite_stack: Stack) -> None:
     port = sqlite_stack.processes["catalog"].env["ARC_HTTP_PORT"]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+    admin = {"Authorization": f"Bearer {sqlite_stack.token('admin')}"}
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", timeout=30, headers=admin
+    ) as http:
         document = (await http.get("/openapi.json")).json()
         assert {"/api/v1/outcomes/{outcome_id}", "/api/v1/imports/case", "/api/v1/settings"} <= set(
             document["paths"]
@@ -278,14 +281,15 @@ async def test_the_http_api_does_the_same_and_documents_itself(sqlite_stack: Sta
         assert (await http.get("/api/v1/people/nobody")).status_code == 404
 
 
-def cli(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(stack: Stack, *args: str, user: str = "admin") -> subprocess.CompletedProcess[str]:
+    """The command line, as ``user`` (its token in ARC_TOKEN)."""
     target = f"127.0.0.1:{stack.processes['catalog'].grpc_port}"
     return subprocess.run(
         [sys.executable, "-m", "arc_catalog", *args, "--target", target],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "COLUMNS": "120"},
+        env={**os.environ, "COLUMNS": "120", "ARC_TOKEN": stack.token(user)},
         check=False,
     )
 

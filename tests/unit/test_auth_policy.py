@@ -16,12 +16,16 @@ from arc_platform.auth.policy import (
     Audit,
     ChangeCatalog,
     ReadCatalog,
+    ReadDirectory,
     ReadOperations,
+    ReadPerson,
     ReadSchool,
     ReadSection,
+    ReadStatements,
     ReadStudent,
     RecordEvidence,
     Relations,
+    SendStatements,
     SubscribeEvents,
     decide,
 )
@@ -45,7 +49,7 @@ class World:
     inactive: frozenset[str] = frozenset()
 
     def relations(self, principal: str, request: AccessRequest) -> Relations:
-        student = getattr(request, "student_id", None)
+        student = getattr(request, "student_id", None) or getattr(request, "person_id", None)
         in_sections = frozenset(s for s, sec in self.sections.items() if student in sec.students)
         section = request.section_id if isinstance(request, ReadSection) else None
         return Relations(
@@ -78,6 +82,7 @@ PEOPLE = {
     Role.NETWORK_ADMIN: Principal("admin-1", frozenset({Role.NETWORK_ADMIN})),
     Role.AUDITOR: Principal("aud-1", frozenset({Role.AUDITOR})),
     Role.INTEGRATOR: Principal("sis-1", frozenset({Role.INTEGRATOR})),
+    Role.TOOL: Principal("quiz-1", frozenset({Role.TOOL})),
 }
 
 REQUESTS: dict[str, AccessRequest] = {
@@ -88,6 +93,9 @@ REQUESTS: dict[str, AccessRequest] = {
     "record for stu-1 in sec-2 (not enrolled there)": RecordEvidence("stu-1", "sec-2"),
     "record for stu-2 in sec-2": RecordEvidence("stu-2", "sec-2"),
     "record for stu-2": RecordEvidence("stu-2"),
+    "read person stu-1 (own / related)": ReadPerson("stu-1"),
+    "read person stu-2 (unrelated)": ReadPerson("stu-2"),
+    "read the whole directory": ReadDirectory(),
     "read sec-1": ReadSection("sec-1"),
     "read sec-2": ReadSection("sec-2"),
     "read sch-A": ReadSchool("sch-A"),
@@ -96,6 +104,8 @@ REQUESTS: dict[str, AccessRequest] = {
     "change catalog": ChangeCatalog(),
     "read operations": ReadOperations(),
     "audit (replay, verify, access log)": Audit(),
+    "send xAPI statements": SendStatements(),
+    "read xAPI statements": ReadStatements(),
     "subscribe mastery events": SubscribeEvents("mastery"),
     "subscribe warning events": SubscribeEvents("reporting"),
     "subscribe evidence events": SubscribeEvents("evidence"),
@@ -103,21 +113,23 @@ REQUESTS: dict[str, AccessRequest] = {
 }
 
 EVERYTHING = set(REQUESTS)
-WRITES = {name for name in REQUESTS if name.startswith(("record", "change"))}
+WRITES = {name for name in REQUESTS if name.startswith(("record", "change", "send"))}
+STU_1 = {"read stu-1 (own / related)", "read person stu-1 (own / related)"}
 ALLOWED: dict[Role, set[str]] = {
-    Role.STUDENT: {"read stu-1 (own / related)", "read catalog"},
-    Role.GUARDIAN: {"read stu-1 (own / related)", "read catalog"},
+    Role.STUDENT: {*STU_1, "read catalog"},
+    Role.GUARDIAN: {*STU_1, "read catalog"},
     Role.TEACHER: {
-        "read stu-1 (own / related)",
+        *STU_1,
         "record for stu-1",
         "record for stu-1 in sec-1",
         "read sec-1",
         "read catalog",
     },
-    Role.LEADER: {"read stu-1 (own / related)", "read sec-1", "read sch-A", "read catalog"},
+    Role.LEADER: {*STU_1, "read sec-1", "read sch-A", "read catalog"},
     Role.NETWORK_ADMIN: EVERYTHING,
     Role.AUDITOR: EVERYTHING - WRITES,
     Role.INTEGRATOR: {"subscribe mastery events", "subscribe warning events"},
+    Role.TOOL: {"send xAPI statements", "read xAPI statements", "read catalog"},
 }
 
 
@@ -127,12 +139,16 @@ def test_the_table_covers_every_role_and_every_kind_of_request() -> None:
     assert kinds == {
         "read_student",
         "record_evidence",
+        "read_person",
         "read_section",
         "read_school",
+        "read_directory",
         "read_catalog",
         "change_catalog",
         "read_operations",
         "audit",
+        "send_statements",
+        "read_statements",
         "subscribe_events",
     }
 
@@ -189,3 +205,14 @@ def test_a_leader_reaches_students_through_the_schools_of_their_sections() -> No
     for student, allowed in (("stu-2", True), ("stu-1", False)):
         request = ReadStudent(student)
         assert decide(leader_b, request, world.relations("l-2", request)).allowed is allowed
+
+
+def test_every_person_reads_their_own_catalog_record_and_systems_have_none() -> None:
+    for role, principal in PEOPLE.items():
+        request = ReadPerson(principal.subject)
+        decision = decide(principal, request, NOTHING_KNOWN)
+        assert decision.allowed is (role not in (Role.INTEGRATOR, Role.TOOL)), role
+    # Inactive people too: it is their own record.
+    world = World(inactive=frozenset({"t-1"}))
+    teacher = PEOPLE[Role.TEACHER]
+    assert decide(teacher, ReadPerson("t-1"), world.relations("t-1", ReadPerson("t-1"))).allowed

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from arc_catalog.core import CatalogStore, Saved, Versioned
+from arc_catalog.core import ActorSource, CatalogStore, Saved, Versioned, no_actor
 from arc_catalog.domain.errors import InvalidDefinition, NotFound
 from arc_catalog.index import CatalogIndex
 from arc_catalog.usecases.imports import ImportCases, ImportResult
@@ -23,15 +23,17 @@ class Catalog(OutcomeCases, PolicyCases, RosterCases, ImportCases):
         self.index.view.engine.dispose()
 
 
-def open_catalog(settings: ServiceSettings) -> Catalog:
-    """The catalog on the configured store, its index brought up to date."""
+def open_catalog(settings: ServiceSettings, actor: ActorSource = no_actor) -> Catalog:
+    """The catalog on the configured store, its index brought up to date; ``actor`` says who
+    makes each change (the service: the authenticated caller)."""
     store = open_application(CatalogStore, settings)
-    catalog = Catalog(store, CatalogIndex(create_engine(settings), store))
+    catalog = Catalog(store, CatalogIndex(create_engine(settings), store), actor)
     catalog.index.catch_up()
     return catalog
 
 
 __all__ = [
+    "ActorSource",
     "Catalog",
     "CatalogStore",
     "FrameworkTree",

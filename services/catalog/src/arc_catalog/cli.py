@@ -4,7 +4,10 @@ package or a OneRoster bulk set to a running catalog and show its progress.
 The catalog is the single writer of its store, so the command is a gRPC client: the import runs
 in the service (all or nothing) and is published by the service's relay. The target is
 ``--target``, else ``ARC_CATALOG_TARGET``, else ``127.0.0.1:$ARC_GRPC_PORT`` (default 50051).
-Exit status: 0 imported, 1 refused (every problem is printed), 2 catalog unreachable.
+The caller's bearer token is ``--token``, else ``ARC_TOKEN``: imports need a network
+administrator's (locally: ``python -m arc_platform.auth.dev_issuer token admin``); an export,
+any person's. Exit status: 0 imported, 1 refused (every problem is printed), 2 catalog
+unreachable.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from rich.table import Table
 
 from arc.catalog.v1 import catalog_pb2 as pb
 from arc.catalog.v1 import catalog_pb2_grpc
+from arc_platform.auth.client import bearer_metadata
 from arc_platform.grpc_server import field_violations
 
 COMMANDS = ("import-case", "import-oneroster", "export-case")
@@ -51,27 +55,33 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", type=Path, help="file to write (default: stdout)")
     for command in (case, roster, export):
         command.add_argument("--target", default=default_target(), help="catalog gRPC address")
+        command.add_argument(
+            "--token",
+            default=os.environ.get("ARC_TOKEN", ""),
+            help="bearer token (default: $ARC_TOKEN)",
+        )
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     console = Console(stderr=True)
+    metadata = bearer_metadata(args.token) if args.token else None
     with grpc.insecure_channel(args.target, options=CHANNEL_OPTIONS) as channel:
         stub = catalog_pb2_grpc.CatalogServiceStub(channel)
         try:
             if args.command == "export-case":
-                return export_case(stub, args.framework, args.output)
+                return export_case(stub, args.framework, args.output, metadata)
             if args.command == "import-case":
                 case_parts = case_requests(args, console)
                 if case_parts is None:
                     return 1
-                reports = stub.ImportCase(iter(case_parts))
+                reports = stub.ImportCase(iter(case_parts), metadata=metadata)
             else:
                 roster_parts = roster_requests(args.source, console)
                 if roster_parts is None:
                     return 1
-                reports = stub.ImportOneRoster(iter(roster_parts))
+                reports = stub.ImportOneRoster(iter(roster_parts), metadata=metadata)
             result = follow(reports, console)
         except grpc.RpcError as error:
             return report_error(error, console, args.target)
@@ -157,6 +167,17 @@ def report_error(error: grpc.RpcError, console: Console, target: str) -> int:
     if code == grpc.StatusCode.UNAVAILABLE:
         console.print(f"[red]cannot reach the catalog at {target}[/red] (--target?)")
         return 2
+    if code == grpc.StatusCode.UNAUTHENTICATED:
+        console.print(
+            f"[red]not signed in ({error.details()})[/red]: give --token or set ARC_TOKEN"  # type: ignore[attr-defined]
+        )
+        return 1
+    if code == grpc.StatusCode.PERMISSION_DENIED:
+        console.print(
+            "[red]permission denied[/red]: changing the catalog takes a network"
+            " administrator's token"
+        )
+        return 1
     violations = field_violations(error)  # type: ignore[arg-type]
     console.print(f"[red]refused ({code.name}): nothing was imported[/red]")
     for field, description in violations or [("", error.details())]:  # type: ignore[attr-defined]
@@ -173,9 +194,12 @@ def readable(field: str) -> str:
 
 
 def export_case(
-    stub: catalog_pb2_grpc.CatalogServiceStub, framework_id: str, output: Path | None
+    stub: catalog_pb2_grpc.CatalogServiceStub,
+    framework_id: str,
+    output: Path | None,
+    metadata: tuple[tuple[str, str]] | None = None,
 ) -> int:
-    package = stub.ExportCase(pb.ExportCaseRequest(framework_id=framework_id))
+    package = stub.ExportCase(pb.ExportCaseRequest(framework_id=framework_id), metadata=metadata)
     if output is None:
         sys.stdout.write(package.json.decode())
         sys.stdout.write("\n")

@@ -4,6 +4,10 @@ transaction, and brings the index up to date before returning the store position
 
 The catalog is a single writer: commands of one process are serialised by a lock, and running
 one catalog process per store is part of its deployment contract.
+
+Every stored change carries its ``actor`` (who, roles, client, address, when, through which
+endpoint), asked of the ``actor`` source the catalog was opened with: in the service, the
+authenticated request being served (``arc_platform.auth``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 
 from arc_catalog.domain.errors import InvalidDefinition, NotFound, Violation, raise_if_any
 from arc_catalog.domain.records import (
+    Actor,
     OutcomeState,
     Record,
     ScaleRecord,
@@ -35,7 +40,13 @@ R = TypeVar("R", bound=Record)
 T = TypeVar("T")
 #: Called with (phase, done, total) while a long command runs.
 Progress = Callable[[str, int, int], None]
+#: Who is making the change being recorded (None: not known, e.g. a script or a test).
+ActorSource = Callable[[], Actor | None]
 SETTINGS_KEY = "network"
+
+
+def no_actor() -> Actor | None:
+    return None
 
 
 class CatalogStore(Application[UUID]):
@@ -67,9 +78,12 @@ def no_progress(phase: str, done: int, total: int) -> None:
 class CatalogCore:
     """Reading and writing records; the use cases are built on this."""
 
-    def __init__(self, store: CatalogStore, index: CatalogIndex) -> None:
+    def __init__(
+        self, store: CatalogStore, index: CatalogIndex, actor: ActorSource = no_actor
+    ) -> None:
         self.store = store
         self.index = index
+        self.actor = actor
         self._lock = threading.RLock()
 
     @contextmanager
@@ -103,8 +117,8 @@ class CatalogCore:
         primitive = to_primitive(data)
         found = existing if existing is not None else self.load(record, key)
         if found is None:
-            return record(key=key, data=primitive, traceparent=traceparent)
-        found.record(primitive, traceparent)
+            return record(key=key, data=primitive, traceparent=traceparent, actor=self.actor())
+        found.record(primitive, traceparent, self.actor())
         return found
 
     def save(self, *records: Record) -> int | None:

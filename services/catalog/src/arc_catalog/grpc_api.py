@@ -1,5 +1,9 @@
 """gRPC adapter of the catalog: parse, call the use case (in a worker thread), map errors.
-No rules here."""
+No catalog rules here. ``ACCESS_RULES`` says what kind of request each method is
+(``arc_platform.auth.policy``; a method without a rule is refused): definitions (scales,
+outcomes, frameworks, policies, courses, terms, schools, settings) are readable by every
+authenticated person, being the network's published grading policy; people, sections and
+rosters are read like student records; every change is a network administrator's."""
 
 from __future__ import annotations
 
@@ -16,16 +20,90 @@ from eventsourcing.persistence import IntegrityError
 from arc.catalog.v1 import catalog_pb2 as pb
 from arc.catalog.v1 import catalog_pb2_grpc
 from arc_catalog import grpc_messages as msg
+from arc_catalog.access import (
+    guardianships_cut_to,
+    people_asked,
+    sections_asked,
+    students_among,
+    students_in,
+    visible_rosters,
+)
 from arc_catalog.application import Catalog
 from arc_catalog.core import Saved
 from arc_catalog.domain.errors import InvalidDefinition, NotFound
 from arc_catalog.domain.records import ScaleSnapshot
 from arc_catalog.usecases.imports import ImportResult
+from arc_platform.auth import (
+    Access,
+    ChangeCatalog,
+    GrpcRule,
+    ReadCatalog,
+    ReadPerson,
+    ReadSection,
+    current_request,
+)
 from arc_platform.grpc_server import FieldViolation, abort_with
 from arc_platform.telemetry import current_traceparent
 
 T = TypeVar("T")
 Context: TypeAlias = grpc.aio.ServicerContext  # type: ignore[type-arg]
+SERVICE = "/arc.catalog.v1.CatalogService"
+
+
+def _definitions(_request: object) -> ReadCatalog:
+    return ReadCatalog()
+
+
+def _change(_request: object) -> ChangeCatalog:
+    return ChangeCatalog()
+
+
+ACCESS_RULES: dict[str, GrpcRule] = {
+    # The grading policy: open to every authenticated person.
+    f"{SERVICE}/GetScale": _definitions,
+    f"{SERVICE}/ListScales": _definitions,
+    f"{SERVICE}/GetOutcome": _definitions,
+    f"{SERVICE}/ListOutcomes": _definitions,
+    f"{SERVICE}/GetFramework": _definitions,
+    f"{SERVICE}/ListFrameworks": _definitions,
+    f"{SERVICE}/ExportCase": _definitions,
+    f"{SERVICE}/GetPolicy": _definitions,
+    f"{SERVICE}/ListPolicies": _definitions,
+    f"{SERVICE}/ResolvePolicy": _definitions,
+    f"{SERVICE}/GetCourse": _definitions,
+    f"{SERVICE}/ListCourses": _definitions,
+    f"{SERVICE}/GetTerm": _definitions,
+    f"{SERVICE}/ListTerms": _definitions,
+    f"{SERVICE}/GetOrg": _definitions,
+    f"{SERVICE}/ListOrgs": _definitions,
+    f"{SERVICE}/GetNetworkSettings": _definitions,
+    # People, sections and rosters: protected like student records.
+    f"{SERVICE}/GetPerson": lambda request: ReadPerson(request.id),
+    f"{SERVICE}/ListPeople": lambda request: people_asked(request.guardian_of, request.school_id),
+    f"{SERVICE}/GetSection": lambda request: ReadSection(request.id),
+    f"{SERVICE}/ListSections": lambda request: sections_asked(
+        request.student_id, request.teacher_id, request.school_id
+    ),
+    # Changes: network administrators only.
+    f"{SERVICE}/DefineScale": _change,
+    f"{SERVICE}/DefineOutcome": _change,
+    f"{SERVICE}/RetireOutcome": _change,
+    f"{SERVICE}/DefineFramework": _change,
+    f"{SERVICE}/DefineGroup": _change,
+    f"{SERVICE}/RemoveGroup": _change,
+    f"{SERVICE}/ImportCase": _change,
+    f"{SERVICE}/SetPolicy": _change,
+    f"{SERVICE}/RetirePolicy": _change,
+    f"{SERVICE}/DefineCourse": _change,
+    f"{SERVICE}/DefineTerm": _change,
+    f"{SERVICE}/DefineOrg": _change,
+    f"{SERVICE}/DefineSection": _change,
+    f"{SERVICE}/Enroll": _change,
+    f"{SERVICE}/Unenroll": _change,
+    f"{SERVICE}/DefinePerson": _change,
+    f"{SERVICE}/ImportOneRoster": _change,
+    f"{SERVICE}/SetNetworkSettings": _change,
+}
 
 
 async def call(context: Context, work: Callable[[], T]) -> T:
@@ -58,9 +136,15 @@ def unzip(archive: bytes) -> dict[str, bytes]:
 
 
 class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
-    def __init__(self, catalog: Catalog, on_recorded: Callable[[], None]) -> None:
+    def __init__(self, catalog: Catalog, on_recorded: Callable[[], None], access: Access) -> None:
         self.catalog = catalog
         self.on_recorded = on_recorded
+        self.access = access
+
+    async def _log_reads(self, student_ids: list[str]) -> None:
+        """The students whose records a list showed go to the access log."""
+        if student_ids:
+            await asyncio.to_thread(self.access.log.record_reads, current_request(), student_ids)
 
     async def command(self, context: Context, work: Callable[[str], Saved]) -> pb.Saved:
         traceparent = current_traceparent()
@@ -338,21 +422,30 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         )
 
     async def GetSection(self, request: pb.GetRequest, context: Context) -> pb.Section:
-        return msg.section_message(await self._get(context, self.catalog.get_section, request))
+        section = await self._get(context, self.catalog.get_section, request)
+        await self._log_reads(students_in([section]))
+        return msg.section_message(section)
 
     async def ListSections(
         self, request: pb.ListSectionsRequest, context: Context
     ) -> pb.ListSectionsResponse:
+        student_id = msg.opt(request.student_id)
         found = await call(
             context,
-            lambda: self.catalog.list_sections(
-                course_id=msg.opt(request.course_id),
-                term_id=msg.opt(request.term_id),
-                school_id=msg.opt(request.school_id),
-                teacher_id=msg.opt(request.teacher_id),
-                student_id=msg.opt(request.student_id),
+            lambda: visible_rosters(
+                self.access.relationships,
+                current_request(),
+                self.catalog.list_sections(
+                    course_id=msg.opt(request.course_id),
+                    term_id=msg.opt(request.term_id),
+                    school_id=msg.opt(request.school_id),
+                    teacher_id=msg.opt(request.teacher_id),
+                    student_id=student_id,
+                ),
+                student_id,
             ),
         )
+        await self._log_reads(students_in(found))
         return pb.ListSectionsResponse(sections=[msg.section_message(s) for s in found])
 
     async def Enroll(self, request: pb.EnrollRequest, context: Context) -> pb.Saved:
@@ -391,8 +484,10 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
             ),
         )
         more = limit is not None and len(found) == limit
+        await self._log_reads(students_among(found))
+        shown = guardianships_cut_to(found, msg.opt(request.guardian_of))
         return pb.ListPeopleResponse(
-            people=[msg.person_message(p) for p in found],
+            people=[msg.person_message(p) for p in shown],
             next_page_token=found[-1].key if more and found else "",
         )
 

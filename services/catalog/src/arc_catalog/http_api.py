@@ -1,9 +1,15 @@
 """HTTP/JSON adapter of the catalog: the same commands and queries as gRPC, documented by
-FastAPI's OpenAPI document at ``/openapi.json`` (and ``/docs``). No rules here.
+FastAPI's OpenAPI document at ``/openapi.json`` (and ``/docs``). No catalog rules here.
 
 Decimals travel as JSON strings ("2.5") in replies and are accepted as numbers or strings.
 Rule violations answer 422 with every field at fault; unknown entries 404; a concurrent
 change 409. Nothing is written by a refused request.
+
+Every route but ``/healthz`` needs a bearer token (401 without one) and is checked against
+``ACCESS_RULES`` (403 ``permission denied``): the definitions (scales, outcomes, frameworks,
+policies, courses, terms, schools, settings) are the network's published grading policy and
+readable by every authenticated person; people, sections and rosters are read like student
+records; every change is a network administrator's.
 """
 
 from __future__ import annotations
@@ -18,6 +24,14 @@ from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from arc_catalog.access import (
+    guardianships_cut_to,
+    people_asked,
+    sections_asked,
+    students_among,
+    students_in,
+    visible_rosters,
+)
 from arc_catalog.application import Catalog
 from arc_catalog.core import Saved, Versioned
 from arc_catalog.domain.errors import InvalidDefinition, NotFound
@@ -29,10 +43,89 @@ from arc_catalog.domain.scales import ProficiencyScale
 from arc_catalog.domain.settings import NetworkSettings
 from arc_catalog.grpc_api import unzip
 from arc_catalog.usecases.imports import ImportResult
+from arc_platform.auth import (
+    PUBLIC,
+    Access,
+    AccessRequest,
+    ChangeCatalog,
+    HttpRule,
+    ReadCatalog,
+    ReadPerson,
+    ReadSection,
+    current_request,
+)
 from arc_platform.telemetry import current_traceparent
 
 T = TypeVar("T")
 Revision = Annotated[int | None, Query(ge=1, description="A past revision; omit for the current")]
+
+
+def _definitions(_request: Request) -> ReadCatalog:
+    return ReadCatalog()
+
+
+def _change(_request: Request) -> ChangeCatalog:
+    return ChangeCatalog()
+
+
+def _sections(request: Request) -> AccessRequest:
+    query = request.query_params
+    return sections_asked(query.get("student_id"), query.get("teacher_id"), query.get("school_id"))
+
+
+def _people(request: Request) -> AccessRequest:
+    return people_asked(
+        request.query_params.get("guardian_of"), request.query_params.get("school_id")
+    )
+
+
+ACCESS_RULES: dict[str, HttpRule] = {
+    "GET /healthz": PUBLIC,
+    # The grading policy: open to every authenticated person.
+    "GET /api/v1/settings": _definitions,
+    "GET /api/v1/scales": _definitions,
+    "GET /api/v1/scales/{scale_id}": _definitions,
+    "GET /api/v1/outcomes": _definitions,
+    "GET /api/v1/outcomes/{outcome_id}": _definitions,
+    "GET /api/v1/frameworks": _definitions,
+    "GET /api/v1/frameworks/{framework_id}": _definitions,
+    "GET /api/v1/frameworks/{framework_id}/case": _definitions,
+    "GET /api/v1/policies": _definitions,
+    "GET /api/v1/policies/resolve": _definitions,
+    "GET /api/v1/policies/{policy_id}": _definitions,
+    "GET /api/v1/courses": _definitions,
+    "GET /api/v1/courses/{course_id}": _definitions,
+    "GET /api/v1/terms": _definitions,
+    "GET /api/v1/terms/{term_id}": _definitions,
+    "GET /api/v1/orgs": _definitions,
+    "GET /api/v1/orgs/{org_id}": _definitions,
+    # People, sections and rosters: protected like student records.
+    "GET /api/v1/people": _people,
+    "GET /api/v1/people/{person_id}": lambda r: ReadPerson(r.path_params["person_id"]),
+    "GET /api/v1/sections": _sections,
+    "GET /api/v1/sections/{section_id}": lambda r: ReadSection(r.path_params["section_id"]),
+    # Changes: network administrators only.
+    "PUT /api/v1/settings": _change,
+    "PUT /api/v1/scales/{scale_id}": _change,
+    "POST /api/v1/outcomes": _change,
+    "PUT /api/v1/outcomes/{outcome_id}": _change,
+    "POST /api/v1/outcomes/{outcome_id}/retire": _change,
+    "PUT /api/v1/frameworks/{framework_id}": _change,
+    "PUT /api/v1/frameworks/{framework_id}/groups/{group_id}": _change,
+    "DELETE /api/v1/frameworks/{framework_id}/groups/{group_id}": _change,
+    "POST /api/v1/imports/case": _change,
+    "POST /api/v1/imports/oneroster": _change,
+    "PUT /api/v1/policies/network": _change,
+    "PUT /api/v1/policies/{scope}/{scope_id}": _change,
+    "DELETE /api/v1/policies/{scope}/{scope_id}": _change,
+    "PUT /api/v1/courses/{course_id}": _change,
+    "PUT /api/v1/terms/{term_id}": _change,
+    "PUT /api/v1/orgs/{org_id}": _change,
+    "PUT /api/v1/sections/{section_id}": _change,
+    "POST /api/v1/sections/{section_id}/enrollments": _change,
+    "DELETE /api/v1/sections/{section_id}/enrollments/{person_id}": _change,
+    "PUT /api/v1/people/{person_id}": _change,
+}
 
 
 class OutcomeInput(BaseModel):
@@ -93,15 +186,23 @@ class TreeOut:
     outcomes: list[TreeEntry]
 
 
-def create_app(catalog: Catalog, on_recorded: Callable[[], None] = lambda: None) -> FastAPI:
+def create_app(
+    catalog: Catalog, access: Access, on_recorded: Callable[[], None] = lambda: None
+) -> FastAPI:
     app = FastAPI(
         title="Mastery Arc catalog",
         version="1",
         description=__doc__,
+        dependencies=[access.http(ACCESS_RULES)],
     )
 
     async def query(work: Callable[[], T]) -> T:
         return await asyncio.to_thread(work)
+
+    async def log_reads(student_ids: list[str]) -> None:
+        """The students whose records a reply showed go to the access log."""
+        if student_ids:
+            await asyncio.to_thread(access.log.record_reads, current_request(), student_ids)
 
     async def command(work: Callable[[str], Saved]) -> Saved:
         traceparent = current_traceparent()
@@ -354,14 +455,25 @@ def create_app(catalog: Catalog, on_recorded: Callable[[], None] = lambda: None)
         teacher_id: str | None = None,
         student_id: str | None = None,
     ) -> list[Versioned[Section]]:
-        """Sections, e.g. those a teacher teaches or a student is enrolled in."""
-        return await query(
-            lambda: catalog.list_sections(course_id, term_id, school_id, teacher_id, student_id)
+        """Sections, e.g. those a teacher teaches or a student is enrolled in. Filter by a
+        student, a teacher or a school you may read (only administrators and auditors list
+        every section); a roster shows only the students you may see."""
+        found = await query(
+            lambda: visible_rosters(
+                access.relationships,
+                current_request(),
+                catalog.list_sections(course_id, term_id, school_id, teacher_id, student_id),
+                student_id,
+            )
         )
+        await log_reads(students_in(found))
+        return found
 
     @app.get("/api/v1/sections/{section_id}", tags=["sections"])
     async def get_section(section_id: str, revision: Revision = None) -> Versioned[Section]:
-        return await query(lambda: catalog.get_section(section_id, revision))
+        found = await query(lambda: catalog.get_section(section_id, revision))
+        await log_reads(students_in([found]))
+        return found
 
     @app.put("/api/v1/sections/{section_id}", tags=["sections"])
     async def put_section(section_id: str, section: Section) -> Saved:
@@ -383,9 +495,13 @@ def create_app(catalog: Catalog, on_recorded: Callable[[], None] = lambda: None)
         after: str = "",
         limit: Annotated[int | None, Query(ge=1, le=1000)] = None,
     ) -> list[Versioned[Person]]:
-        return await query(
+        """People: a student's guardians, or a school's people (administrators and auditors
+        may list everyone)."""
+        found = await query(
             lambda: catalog.list_people(role, school_id, guardian_of, after=after, limit=limit)
         )
+        await log_reads(students_among(found))
+        return guardianships_cut_to(found, guardian_of)
 
     @app.get("/api/v1/people/{person_id}", tags=["people"])
     async def get_person(person_id: str, revision: Revision = None) -> Versioned[Person]:

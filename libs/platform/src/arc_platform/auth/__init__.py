@@ -21,17 +21,29 @@ from fastapi.params import Depends as DependsParam
 
 from arc_platform.auth.access_log import AccessEntry, AccessLog
 from arc_platform.auth.dev_issuer import DEV_ISSUER_URL
-from arc_platform.auth.guard import DENIED, PUBLIC, AccessGuard, GrpcRule, HttpRule
+from arc_platform.auth.guard import (
+    DENIED,
+    PUBLIC,
+    AccessGuard,
+    Asked,
+    GrpcRule,
+    HttpRule,
+    RelationsSource,
+)
 from arc_platform.auth.policy import (
     AccessRequest,
     Audit,
     ChangeCatalog,
     ReadCatalog,
+    ReadDirectory,
     ReadOperations,
+    ReadPerson,
     ReadSchool,
     ReadSection,
+    ReadStatements,
     ReadStudent,
     RecordEvidence,
+    SendStatements,
     SubscribeEvents,
     decide,
 )
@@ -57,6 +69,7 @@ __all__ = [
     "AccessGuard",
     "AccessLog",
     "AccessRequest",
+    "Asked",
     "Audit",
     "AuthConfigurationError",
     "ChangeCatalog",
@@ -65,14 +78,19 @@ __all__ = [
     "NoRequestContext",
     "Principal",
     "ReadCatalog",
+    "ReadDirectory",
     "ReadOperations",
+    "ReadPerson",
     "ReadSchool",
     "ReadSection",
+    "ReadStatements",
     "ReadStudent",
     "RecordEvidence",
+    "RelationsSource",
     "RelationshipsView",
     "RequestContext",
     "Role",
+    "SendStatements",
     "SubscribeEvents",
     "access_for",
     "current_request",
@@ -113,7 +131,7 @@ class Access:
     """What a service adds to its wiring to be protected."""
 
     guard: AccessGuard
-    relationships: RelationshipsView
+    relationships: RelationsSource
     log: AccessLog
     loops: list[Loop] = field(default_factory=list)
 
@@ -125,12 +143,18 @@ class Access:
         return dependency
 
 
-def access_for(runtime: Runtime) -> Access:
+def access_for(runtime: Runtime, relationships: RelationsSource | None = None) -> Access:
     """Token verifier from the settings; relationships view and access log in the service's own
-    database (its views database); the consumer keeping the relationships view."""
+    database (its views database); the consumer keeping the relationships view. A service that
+    knows the relationships itself (the catalog) passes ``relationships``: then no view is
+    kept."""
     settings = runtime.settings
     engine = create_engine(settings)
-    relationships = RelationshipsView(engine)
     log = AccessLog(engine)
+    loops: list[Loop] = []
+    if relationships is None:
+        view = RelationshipsView(engine)
+        loops.append(view.consumer(runtime.js).run)
+        relationships = view
     guard = AccessGuard(TokenVerifier(token_settings(settings)), relationships, log)
-    return Access(guard, relationships, log, loops=[relationships.consumer(runtime.js).run])
+    return Access(guard, relationships, log, loops=loops)

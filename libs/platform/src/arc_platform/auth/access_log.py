@@ -68,6 +68,16 @@ class AccessLog:
         allowed: bool,
         reason: str,
     ) -> None:
+        self.record_decisions(
+            context, [(action, student, allowed, reason) for student in student_ids]
+        )
+
+    def record_decisions(
+        self,
+        context: RequestContext,
+        decisions: list[tuple[str, str | None, bool, str]],
+    ) -> None:
+        """Rows of (action, student, allowed, reason) for one call, in one transaction."""
         principal = context.principal
         rows = [
             {
@@ -83,7 +93,7 @@ class AccessLog:
                 "allowed": allowed,
                 "reason": reason[:300],
             }
-            for student in student_ids
+            for action, student, allowed, reason in decisions
         ]
         if rows:
             with self.engine.begin() as conn:

@@ -49,5 +49,31 @@ class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
         return await continuation(_with_token(details, self.token), request)
 
 
+class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[misc]
+    def __init__(self, token: TokenSource) -> None:
+        self.token = token
+
+    async def intercept_stream_unary(
+        self, continuation: Any, details: Any, request_iterator: Any
+    ) -> Any:
+        return await continuation(_with_token(details, self.token), request_iterator)
+
+
+class _StreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[misc]
+    def __init__(self, token: TokenSource) -> None:
+        self.token = token
+
+    async def intercept_stream_stream(
+        self, continuation: Any, details: Any, request_iterator: Any
+    ) -> Any:
+        return await continuation(_with_token(details, self.token), request_iterator)
+
+
 def bearer_interceptors(token: TokenSource) -> list[grpc.aio.ClientInterceptor]:
-    return [_UnaryUnary(token), _UnaryStream(token)]
+    """One interceptor per kind of call (unary or streamed, each way)."""
+    return [_UnaryUnary(token), _UnaryStream(token), _StreamUnary(token), _StreamStream(token)]
+
+
+def bearer_metadata(token: str) -> tuple[tuple[str, str]]:
+    """For a synchronous stub: ``stub.Method(request, metadata=bearer_metadata(token))``."""
+    return (("authorization", f"Bearer {token}"),)

@@ -66,6 +66,7 @@ DEMO_USERS: dict[str, DemoUser] = {
     "admin": DemoUser("admin-demo", (Role.NETWORK_ADMIN,), "Ada Admin"),
     "auditor": DemoUser("auditor-demo", (Role.AUDITOR,), "Aud Auditor"),
     "integrator": DemoUser("integrator-demo", (Role.INTEGRATOR,), "SIS Integration"),
+    "tool": DemoUser("tool-demo", (Role.TOOL,), "Quiz Tool (xAPI)"),
 }
 
 

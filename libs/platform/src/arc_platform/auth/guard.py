@@ -5,6 +5,10 @@ An endpoint without a rule is closed (PERMISSION_DENIED / 403). A denied request
 answer whether or not the record exists: the decision is taken before anything is looked up,
 from the catalog's relationships only. Every decision about a student's records is written to
 the access log.
+
+A rule gives one access request, or several when one call touches several students (a class
+batch): then every one of them must be allowed (none at all is refused). An HTTP rule may be a
+coroutine function, to read the request's body.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Final
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import Any, Final, Protocol
 
 import grpc
 from fastapi import HTTPException, Request
@@ -23,12 +27,11 @@ from arc_platform.auth.policy import (
     NOTHING_KNOWN,
     AccessRequest,
     Decision,
-    ReadStudent,
-    RecordEvidence,
+    Relations,
     decide,
 )
 from arc_platform.auth.principal import Principal, RequestContext, Role, _current, serving
-from arc_platform.auth.relationships import RelationshipsView
+from arc_platform.auth.relationships import person_of
 from arc_platform.auth.tokens import TokenVerifier, Unauthenticated, bearer_token
 
 log = logging.getLogger(__name__)
@@ -45,19 +48,30 @@ class _Public:
 
 
 PUBLIC: Final = _Public()
-#: gRPC rules: full method name → request message → access request (or PUBLIC).
-GrpcRule = Callable[[Any], AccessRequest] | _Public
-#: HTTP rules: "GET /path/{param}" (the route's template) → request → access request (or PUBLIC).
-HttpRule = Callable[[Request], AccessRequest] | _Public
+#: What a rule decides on: one access request, or several that must all be allowed.
+Asked = AccessRequest | Sequence[AccessRequest]
+#: gRPC rules: full method name → request message → access request(s) (or PUBLIC). A method
+#: whose client streams its requests gets ``None``.
+GrpcRule = Callable[[Any], Asked] | _Public
+#: HTTP rules: "GET /path/{param}" (the route's template) → request → access request(s), or an
+#: awaitable of them (to read the body), or PUBLIC.
+HttpRule = Callable[[Request], Asked | Awaitable[Asked]] | _Public
 ALWAYS_PUBLIC_METHODS = frozenset({"/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"})
 RELATIONSHIP_ROLES = frozenset({Role.GUARDIAN, Role.TEACHER, Role.LEADER})
+
+
+class RelationsSource(Protocol):
+    """Answers what the policy needs to know about the people involved: the relationships view
+    kept from the catalog's events, or the catalog's own index in the catalog itself."""
+
+    def relations(self, principal_id: str, request: AccessRequest) -> Relations: ...
 
 
 class AccessGuard:
     def __init__(
         self,
         verifier: TokenVerifier,
-        relationships: RelationshipsView | None,
+        relationships: RelationsSource | None,
         access_log: AccessLog | None,
     ) -> None:
         self.verifier = verifier
@@ -69,25 +83,28 @@ class AccessGuard:
         token = bearer_token(authorization)
         return await asyncio.to_thread(self.verifier.verify, token), token
 
-    async def authorize(self, context: RequestContext, request: AccessRequest) -> Decision:
-        """Decide, then log the decision when it is about a student's records."""
+    async def authorize(self, context: RequestContext, request: Asked) -> Decision:
+        """Decide (every one of several requests must be allowed), then log the decisions
+        about students' records."""
+        requests = [request] if not isinstance(request, Sequence) else list(request)
+        return await asyncio.to_thread(self._authorize, context, list(dict.fromkeys(requests)))
+
+    def _authorize(self, context: RequestContext, requests: list[AccessRequest]) -> Decision:
+        """Blocking: looks relationships up and writes the access log."""
         principal = context.principal
-        decision = decide(principal, request, NOTHING_KNOWN)
-        if not decision.allowed and principal.roles & RELATIONSHIP_ROLES and self.relationships:
-            relations = await asyncio.to_thread(
-                self.relationships.relations, principal.subject, request
-            )
-            decision = decide(principal, request, relations)
-        student = request.student_id if isinstance(request, ReadStudent | RecordEvidence) else None
-        if self.access_log is not None and student is not None:
-            await asyncio.to_thread(
-                self.access_log.record,
-                context,
-                request.kind,
-                [student],
-                decision.allowed,
-                decision.reason,
-            )
+        if not requests:
+            return Decision(False, "the request names nothing that could be allowed")
+        decided: list[tuple[AccessRequest, Decision]] = []
+        for request in requests:
+            decision = decide(principal, request, NOTHING_KNOWN)
+            if not decision.allowed and principal.roles & RELATIONSHIP_ROLES and self.relationships:
+                relations = self.relationships.relations(principal.subject, request)
+                decision = decide(principal, request, relations)
+            decided.append((request, decision))
+            if not decision.allowed:
+                break  # one refusal refuses the whole call
+        request, decision = decided[-1]
+        self._log(context, decided, decision)
         if not decision.allowed:
             log.info(
                 "denied %s %s to %s: %s",
@@ -96,7 +113,28 @@ class AccessGuard:
                 principal.subject,
                 decision.reason,
             )
-        return decision
+        return decision if not decision.allowed else decided[0][1]
+
+    def _log(
+        self,
+        context: RequestContext,
+        decided: list[tuple[AccessRequest, Decision]],
+        final: Decision,
+    ) -> None:
+        """One row per student the call was about, with the call's answer: the rows of a call
+        refused for another of its students say so."""
+        if self.access_log is None:
+            return
+        rows: list[tuple[str, str | None, bool, str]] = []
+        for request, decision in decided:
+            student = person_of(request)
+            if student is None:
+                continue
+            reason = decision.reason
+            if decision.allowed and not final.allowed:
+                reason = f"refused for another student of the same call ({reason})"
+            rows.append((request.kind, student, final.allowed, reason))
+        self.access_log.record_decisions(context, rows)
 
     # --- gRPC --------------------------------------------------------------------------------
 
@@ -156,7 +194,10 @@ class AccessGuard:
             if rule is None:
                 log.error("no access rule for %s: refused (add one to the app's rules)", key)
                 raise HTTPException(403, DENIED)
-            decision = await self.authorize(context, rule(request))
+            asked = rule(request)
+            if inspect.isawaitable(asked):
+                asked = await asked
+            decision = await self.authorize(context, asked)
             if not decision.allowed:
                 raise HTTPException(403, DENIED)
             # Each request runs in its own task: the context ends with it.

@@ -14,8 +14,12 @@ opens it.
 | network_admin | everything, including catalog changes                                    |
 | auditor       | read everything, replay and verify; no changes                          |
 | integrator    | subscribe to published mastery (and warning) events; nothing else       |
+| tool          | send xAPI statements (evidence) and read them back; nothing else        |
 
-Every role but the integrator may read the catalog's definitions (outcomes, scales, policies).
+Every role but the integrator may read the catalog's definitions (outcomes, scales, policies,
+courses): they are the network's published grading policy, open to everyone it grades. A
+person's own catalog record is theirs to read; other people's records are read like student
+records. Whole-network lists of people and sections are for administrators and auditors.
 Relationship-based grants need the principal's catalog record to be active.
 """
 
@@ -49,6 +53,15 @@ class RecordEvidence:
 
 
 @dataclass(frozen=True)
+class ReadPerson:
+    """A person's catalog record (name, role, schools, guardianships): one's own, or read like
+    a student's records (a student's guardian, teachers and school leaders)."""
+
+    person_id: str
+    kind: Literal["read_person"] = "read_person"
+
+
+@dataclass(frozen=True)
 class ReadSection:
     """A section's roster and class-wide reports."""
 
@@ -62,6 +75,13 @@ class ReadSchool:
 
     school_id: str
     kind: Literal["read_school"] = "read_school"
+
+
+@dataclass(frozen=True)
+class ReadDirectory:
+    """Network-wide lists of people and sections (not scoped to a school or a student)."""
+
+    kind: Literal["read_directory"] = "read_directory"
 
 
 @dataclass(frozen=True)
@@ -93,6 +113,20 @@ class Audit:
 
 
 @dataclass(frozen=True)
+class SendStatements:
+    """Send xAPI statements, which become evidence for the students they name."""
+
+    kind: Literal["send_statements"] = "send_statements"
+
+
+@dataclass(frozen=True)
+class ReadStatements:
+    """Read stored xAPI statements back (and those that could not be mapped)."""
+
+    kind: Literal["read_statements"] = "read_statements"
+
+
+@dataclass(frozen=True)
 class SubscribeEvents:
     """Subscribe to the published events of one context."""
 
@@ -103,12 +137,16 @@ class SubscribeEvents:
 AccessRequest = (
     ReadStudent
     | RecordEvidence
+    | ReadPerson
     | ReadSection
     | ReadSchool
+    | ReadDirectory
     | ReadCatalog
     | ChangeCatalog
     | ReadOperations
     | Audit
+    | SendStatements
+    | ReadStatements
     | SubscribeEvents
 )
 
@@ -162,6 +200,12 @@ def _grant(role: Role, principal: Principal, request: AccessRequest, rel: Relati
         return ""
     if isinstance(request, ReadCatalog):
         return "definitions are readable by every person with a role"
+    if role is Role.TOOL:
+        if isinstance(request, SendStatements | ReadStatements):
+            return "tools send xAPI statements and read them back"
+        return ""
+    if isinstance(request, ReadPerson) and request.person_id == principal.subject:
+        return "a person reads their own catalog record"
     if role is Role.STUDENT:
         if isinstance(request, ReadStudent) and request.student_id == principal.subject:
             return "a student reads their own records"
@@ -169,7 +213,7 @@ def _grant(role: Role, principal: Principal, request: AccessRequest, rel: Relati
     if not rel.principal_active:
         return ""
     if role is Role.GUARDIAN:
-        if isinstance(request, ReadStudent) and request.student_id in rel.guardian_of:
+        if isinstance(request, ReadStudent | ReadPerson) and _about(request) in rel.guardian_of:
             return "a guardian reads the records of their students"
         return ""
     if role is Role.TEACHER:
@@ -179,15 +223,19 @@ def _grant(role: Role, principal: Principal, request: AccessRequest, rel: Relati
     return ""
 
 
+def _about(request: ReadStudent | ReadPerson) -> str:
+    return request.student_id if isinstance(request, ReadStudent) else request.person_id
+
+
 def _auditor(request: AccessRequest) -> str:
-    if isinstance(request, RecordEvidence | ChangeCatalog):
+    if isinstance(request, RecordEvidence | ChangeCatalog | SendStatements):
         return ""
     return "auditors read everything, replay and verify"
 
 
 def _teacher(request: AccessRequest, rel: Relations) -> str:
     shared = rel.sections_taught & rel.student_sections
-    if isinstance(request, ReadStudent) and shared:
+    if isinstance(request, ReadStudent | ReadPerson) and shared:
         return "a teacher reads students of sections they teach"
     if isinstance(request, RecordEvidence):
         if request.section_id is None and shared:
@@ -202,7 +250,7 @@ def _teacher(request: AccessRequest, rel: Relations) -> str:
 
 def _leader(request: AccessRequest, rel: Relations) -> str:
     schools = rel.principal_schools
-    if isinstance(request, ReadStudent) and schools & rel.student_schools:
+    if isinstance(request, ReadStudent | ReadPerson) and schools & rel.student_schools:
         return "a leader reads students of their schools"
     if isinstance(request, ReadSection) and rel.section_school in schools:
         return "a leader reads sections of their schools"

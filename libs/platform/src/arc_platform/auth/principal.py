@@ -29,6 +29,8 @@ class Role(StrEnum):
     NETWORK_ADMIN = "network_admin"
     AUDITOR = "auditor"
     INTEGRATOR = "integrator"
+    #: A system that sends evidence as xAPI statements (an assessment tool, an LMS).
+    TOOL = "tool"
 
 
 @dataclass(frozen=True)

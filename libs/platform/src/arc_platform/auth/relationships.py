@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from arc_contracts import PersonDefinedV1, SectionDefinedV1, stream_name
 from arc_platform.auth.policy import (
     AccessRequest,
+    ReadPerson,
     ReadSection,
     ReadStudent,
     RecordEvidence,
@@ -153,9 +154,7 @@ class RelationshipsView:
             active = conn.execute(
                 sa.select(people.c.active).where(people.c.person_id == principal_id)
             ).scalar()
-            student = (
-                request.student_id if isinstance(request, ReadStudent | RecordEvidence) else None
-            )
+            student = person_of(request)
             student_sections = _set(
                 conn,
                 sa.select(members.c.section_id).where(
@@ -207,6 +206,15 @@ class RelationshipsView:
             ),
         )
         return own | of_sections
+
+
+def person_of(request: AccessRequest) -> str | None:
+    """The student (or person) whose records ``request`` is about, if any."""
+    if isinstance(request, ReadStudent | RecordEvidence):
+        return request.student_id
+    if isinstance(request, ReadPerson):
+        return request.person_id
+    return None
 
 
 def _set(conn: Connection, query: sa.Select[tuple[str]]) -> frozenset[str]:

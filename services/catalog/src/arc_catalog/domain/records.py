@@ -66,22 +66,39 @@ class OutcomeState:
     scale: ScaleSnapshot
 
 
+#: Who made a change, with which client, when (``arc_platform.auth.RequestContext.actor()``).
+Actor = dict[str, Any]
+
+
+def _no_actor(state: dict[str, Any]) -> None:
+    state["actor"] = None  # stored before changes recorded their actor
+
+
 class Record(Aggregate):
-    """One catalog entry (a scale, an outcome, a person…) known by its ``key``."""
+    """One catalog entry (a scale, an outcome, a person…) known by its ``key``. Every change
+    says who made it (``actor``; version 2 of the events, older ones are upcast with none)."""
 
     kind = "record"
     if TYPE_CHECKING:  # not at run time: eventsourcing would read it as a dataclass field
         state_type: type[Any]
 
     class Defined(Aggregate.Created):
+        class_version = 2
         key: str
         data: dict[str, Any]
         traceparent: str
+        actor: Actor | None
+
+        upcast_v1_v2 = staticmethod(_no_actor)
 
     class Revised(Aggregate.Event):
+        class_version = 2
         key: str
         data: dict[str, Any]
         traceparent: str
+        actor: Actor | None
+
+        upcast_v1_v2 = staticmethod(_no_actor)
 
         def apply(self, aggregate: Any) -> None:
             aggregate.data = self.data
@@ -95,15 +112,21 @@ class Record(Aggregate):
         return uuid5(uuid5(NAMESPACE_URL, f"https://masteryarc.org/{cls.kind}s"), key)
 
     @event(Defined)
-    def __init__(self, key: str, data: dict[str, Any], traceparent: str) -> None:
+    def __init__(
+        self, key: str, data: dict[str, Any], traceparent: str, actor: Actor | None = None
+    ) -> None:
         self.key = key
         self.data = data
 
-    def record(self, data: dict[str, Any], traceparent: str = "") -> bool:
+    def record(
+        self, data: dict[str, Any], traceparent: str = "", actor: Actor | None = None
+    ) -> bool:
         """A new revision if ``data`` differs from the current one; False when nothing changed."""
         if data == self.data:
             return False
-        self.trigger_event(self.Revised, key=self.key, data=data, traceparent=traceparent)
+        self.trigger_event(
+            self.Revised, key=self.key, data=data, traceparent=traceparent, actor=actor
+        )
         return True
 
     @property

@@ -59,7 +59,7 @@ class OutcomeCases(CatalogCore):
             ]
             for outcome in outcomes:
                 state = replace(outcome.state, scale=snapshot)
-                outcome.record(to_primitive(state), traceparent)
+                outcome.record(to_primitive(state), traceparent, self.actor())
             return self.saved(record, *outcomes)
 
     def get_scale(self, scale_id: str, revision: int | None = None) -> Versioned[ProficiencyScale]:
@@ -102,7 +102,7 @@ class OutcomeCases(CatalogCore):
             record = self.require(OutcomeRecord, outcome_id)
             state = record.state
             retired = replace(state, definition=replace(state.definition, retired=True))
-            record.record(to_primitive(retired), traceparent)
+            record.record(to_primitive(retired), traceparent, self.actor())
             return self.saved(record)
 
     def get_outcome(self, outcome_id: str, revision: int | None = None) -> Versioned[OutcomeState]:
@@ -130,7 +130,9 @@ class OutcomeCases(CatalogCore):
             checked(id_problems("scale_id", scale_id) + scale_problems(inline))
             held = self.load(ScaleRecord, scale_id)
             if held is None:
-                created = ScaleRecord(key=scale_id, data=to_primitive(inline), traceparent="")
+                created = ScaleRecord(
+                    key=scale_id, data=to_primitive(inline), traceparent="", actor=self.actor()
+                )
                 return created, created.snapshot()
             if held.state != inline:
                 raise InvalidDefinition(
@@ -209,7 +211,7 @@ class OutcomeCases(CatalogCore):
                 groups = tuple(group if g.group_id == group.group_id else g for g in held.groups)
             definition = replace(held, groups=groups)
             checked(framework_problems(framework_id, definition))
-            record.record(to_primitive(definition), traceparent)
+            record.record(to_primitive(definition), traceparent, self.actor())
             return self.saved(record)
 
     def remove_group(self, framework_id: str, group_id: str, traceparent: str = "") -> Saved:
@@ -225,7 +227,7 @@ class OutcomeCases(CatalogCore):
                     "group_id", f"{group_id!r} still holds {', '.join(sorted(children))}"
                 )
             groups = tuple(g for g in held.groups if g.group_id != group_id)
-            record.record(to_primitive(replace(held, groups=groups)), traceparent)
+            record.record(to_primitive(replace(held, groups=groups)), traceparent, self.actor())
             return self.saved(record)
 
     def get_framework(self, framework_id: str) -> FrameworkTree:

@@ -33,7 +33,9 @@ class PolicyCases(CatalogCore):
         """Remove an override: the course or outcome follows the wider policy again."""
         with self.writing():
             record = self.require(PolicyRecord, policy_id(scope, scope_id), field="scope_id")
-            record.record(to_primitive(replace(record.state, retired=True)), traceparent)
+            record.record(
+                to_primitive(replace(record.state, retired=True)), traceparent, self.actor()
+            )
             return self.saved(record)
 
     def get_policy(self, key: str, revision: int | None = None) -> Versioned[Policy]:
