@@ -33,7 +33,7 @@ demo: install
 	$(BIN)/python scripts/demo.py
 
 # The one test command (CI runs it through .ci/run with REQUIRE_POSTGRES=1).
-test: install browser
+test: install browser kubectl
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest
