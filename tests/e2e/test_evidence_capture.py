@@ -62,7 +62,8 @@ async def catalog_known(stack: Stack, nats_url: str) -> None:
     for name in ("evidence", "evidence-2"):
         base = http_url(stack.processes, name)
         await wait_for_http(base)
-        async with httpx.AsyncClient(base_url=base) as client:
+        admin = {"Authorization": f"Bearer {stack.token('admin')}"}
+        async with httpx.AsyncClient(base_url=base, headers=admin) as client:
             for _ in range(600):
                 positions = (await client.get("/api/v1/catalog-view")).json()["positions"]
                 if positions.get("ARC_CATALOG", 0) >= end:

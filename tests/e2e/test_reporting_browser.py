@@ -20,7 +20,9 @@ import sqlalchemy as sa
 import uvicorn
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from arc_platform.auth.dev_issuer import DevIssuerServer
 from arc_platform.devstack import free_port
+from arc_reporting.access import local_access
 from arc_reporting.http_api import create_app
 from arc_reporting.read_model import ReportingReadModel
 from arc_reporting.sample import feed_class
@@ -43,10 +45,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("browser")
     model = ReportingReadModel(sa.create_engine(f"sqlite:///{folder / 'views.sqlite'}"))
     feed_class(model, students=12, outcomes=8, attempts=30)
+    issuer = DevIssuerServer(folder / "dev-issuer").start()
+    app = create_app(model, local_access(model.engine, issuer.url), dev_sign_in=True)
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(model), "127.0.0.1", port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, "127.0.0.1", port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -56,6 +58,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+    issuer.stop()
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +69,17 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+def sign_in(page: Page, site: str, user: str) -> None:
+    """The sign-in page's development button for a demo user: the token becomes a cookie."""
+    page.goto(f"{site}/signin")
+    page.click(f"button[name=demo_user][value={user}]")
+
+
 def open_page(
     browser: Browser, site: str, path: str, shot: str, viewport: dict[str, int] = DESKTOP
 ) -> Page:
     page = browser.new_page(viewport=viewport)  # type: ignore[arg-type]
+    sign_in(page, site, "admin")
     response = page.goto(site + path)
     assert response is not None and response.status == 200, path
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -45,6 +45,7 @@ async def evidence(
         http_url(stack.processes),
         outcome_defined("sci.1"),
         outcome_defined("sci.pct", PERCENT),
+        token=stack.token(),
     )
     async with stack.channel("evidence") as channel:
         yield evidence_pb2_grpc.EvidenceServiceStub(channel)
@@ -148,7 +149,7 @@ async def test_void_and_supersede_leave_the_history_complete(
         evidence.VoidAttempt(pb.VoidAttemptRequest(student_id="stu-1", attempt_id=first.attempt_id))
     )
     assert code == grpc.StatusCode.INVALID_ARGUMENT
-    assert [f for f, _ in fields] == ["reason", "voided_by"]
+    assert [f for f, _ in fields] == ["reason"]  # voided_by left empty: the caller
     await evidence.VoidAttempt(
         pb.VoidAttemptRequest(
             student_id="stu-1", attempt_id=first.attempt_id, reason="duplicate", voided_by="t-ada"

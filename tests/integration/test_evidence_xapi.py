@@ -56,8 +56,11 @@ async def lrs(stack: Stack, nats_url: str) -> AsyncIterator[httpx.AsyncClient]:
         base,
         outcome_defined("math.pct", PERCENT, case_uri=QUIZ),
         outcome_defined("math.rp.3"),
+        token=stack.token(),
     )
-    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+    # The quiz tool's client: its token carries the role ``tool``.
+    tool = {"Authorization": f"Bearer {stack.token('tool')}"}
+    async with httpx.AsyncClient(base_url=base, timeout=30, headers=tool) as client:
         yield client
 
 
@@ -150,6 +153,7 @@ async def test_statements_that_cannot_be_mapped_are_kept_reported_and_retried(
         nats_url,
         http_url(stack.processes),
         outcome_defined("math.unit4", case_uri="https://quiz.example/unit-4"),
+        token=stack.token(),
     )
     mapped = await lrs.post(f"/api/v1/xapi/unmapped/{ids[0]}/retry")
     assert mapped.status_code == 200 and mapped.json()["status"] == "mapped"
@@ -159,7 +163,9 @@ async def test_statements_that_cannot_be_mapped_are_kept_reported_and_retried(
     assert isinstance(event, AttemptRecordedV1) and event.outcome_id == "math.unit4"
 
 
-async def test_explicit_alignment_and_invalid_statements(lrs: httpx.AsyncClient) -> None:
+async def test_explicit_alignment_and_invalid_statements(
+    lrs: httpx.AsyncClient, stack: Stack
+) -> None:
     aligned = scored("stu-4", object={"id": "https://tool.example/rubric/7"})
     aligned["result"] = {"score": {"raw": 3}}
     aligned["context"] = {"extensions": {OUTCOME_EXTENSION: "math.rp.3"}}
@@ -169,7 +175,10 @@ async def test_explicit_alignment_and_invalid_statements(lrs: httpx.AsyncClient)
     assert [v["field"] for v in refused.json()["violations"]] == ["[1].verb.id"]
     stored = await lrs.post("/xapi/statements", json=aligned, headers=XAPI)
     [statement_id] = stored.json()
-    history = (await lrs.get("/api/v1/students/stu-4/attempts")).json()["attempts"]
+    # The tool sends; reading a student's history takes someone who may (here, an admin).
+    admin = {"Authorization": f"Bearer {stack.token('admin')}"}
+    history = (await lrs.get("/api/v1/students/stu-4/attempts", headers=admin)).json()
+    history = history["attempts"]
     assert [(a["outcome_id"], a["score"], a["source_ref"]) for a in history] == [
         ("math.rp.3", "3", statement_id)
     ]

@@ -20,7 +20,7 @@ from arc_reporting.http_api import create_app
 from arc_reporting.read_model import ReportingReadModel
 from arc_reporting.service import Reporting
 from arc_reporting.views.common import Config
-from tests.support.reporting import Story, day, riverside
+from tests.support.reporting import SignedIn, Story, day, riverside
 
 
 class MasteryExplains:
@@ -74,9 +74,18 @@ def evidence() -> EvidenceRecords:
 
 
 @pytest.fixture
-def client(story: Story, evidence: EvidenceRecords) -> Iterator[TestClient]:
+def signed_in(story: Story, tmp_path: Path) -> Iterator[SignedIn]:
+    signed = SignedIn(story, story.model, tmp_path)
+    yield signed
+    signed.stop()
+
+
+@pytest.fixture
+def client(story: Story, evidence: EvidenceRecords, signed_in: SignedIn) -> Iterator[TestClient]:
+    """A network administrator's client (every role is tried in test_auth_reporting_access)."""
     service = Reporting(story.model, Config(), MasteryExplains(), evidence)
-    with TestClient(create_app(service)) as client:
+    app = create_app(service, signed_in.access)
+    with TestClient(app, headers=signed_in.headers("admin")) as client:
         yield client
 
 
@@ -225,7 +234,7 @@ def test_whole_class_entry_sends_one_batch_and_bad_input_sends_nothing(
 
 
 def test_leaders_see_the_distribution_over_time_and_stuck_outcomes(
-    story: Story, client: TestClient
+    story: Story, client: TestClient, signed_in: SignedIn
 ) -> None:
     for student in ("s-noah", "s-zoe"):
         for n in range(4):
@@ -244,7 +253,9 @@ def test_leaders_see_the_distribution_over_time_and_stuck_outcomes(
         (s["outcome_id"], s["stuck"], s["with_evidence"]) for s in data["stuck"]
     ] == []  # 2 < 3 students
     strict = Reporting(story.model, Config(stuck_min_students=2))
-    with TestClient(create_app(strict)) as other:
+    with TestClient(
+        create_app(strict, signed_in.access), headers=signed_in.headers("admin")
+    ) as other:
         stuck = other.get("/api/v1/distribution?from=2026-09-01&as_of=2026-10-15").json()["stuck"]
     assert [(s["outcome_id"], s["stuck"], s["with_evidence"]) for s in stuck] == [
         ("fractions", 2, 3)

@@ -168,8 +168,11 @@ def decimal(value: str | int) -> Decimal:
     return Decimal(str(value))
 
 
-async def define_catalog(nats_url: str, evidence_http: str, *events: ContractEvent) -> None:
-    """Publish catalog events and wait until evidence's catalog view has read them all."""
+async def define_catalog(
+    nats_url: str, evidence_http: str, *events: ContractEvent, token: str
+) -> None:
+    """Publish catalog events and wait until evidence's catalog view, and the relationships
+    view its access rules read, have read them all (``token``: an admin's or an auditor's)."""
     await publish(nats_url, *events)
     nc = await nats.connect(nats_url)
     try:
@@ -177,10 +180,12 @@ async def define_catalog(nats_url: str, evidence_http: str, *events: ContractEve
     finally:
         await nc.close()
     deadline = asyncio.get_running_loop().time() + 30
-    async with httpx.AsyncClient(base_url=evidence_http) as client:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=evidence_http, headers=headers) as client:
         while True:
             positions = (await client.get("/api/v1/catalog-view")).json()["positions"]
-            if positions.get("ARC_CATALOG", 0) >= end:
+            views = ("ARC_CATALOG", "relationships:ARC_CATALOG")
+            if all(positions.get(view, 0) >= end for view in views):
                 return
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError(f"evidence's catalog view stayed at {positions}, not {end}")

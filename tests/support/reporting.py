@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from arc_contracts import (
     AttemptRecordedV1,
@@ -28,7 +29,10 @@ from arc_contracts import (
     ProficiencyScaleV1,
     SectionDefinedV1,
 )
+from arc_platform.auth import RelationshipsView
+from arc_platform.auth.dev_issuer import DemoUser, DevIssuerServer
 from arc_platform.consumer import Delivery
+from arc_reporting.access import local_access
 from arc_reporting.read_model import ReportingReadModel
 
 FOUR = ProficiencyScaleV1.model_validate(
@@ -71,14 +75,28 @@ class Story:
     standing: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
 
+    #: The catalog as told so far, and who else hears it (the access guard's relationships).
+    catalog_told: list[Delivery] = field(default_factory=list)
+    listeners: list[RelationshipsView] = field(default_factory=list)
+
     def publish(self, event: ContractEvent, at: datetime) -> int:
         stream = f"ARC_{event.context.upper()}"
         key = stream if event.context == "catalog" else f"{stream}.p0"
         sequence = self.sequences.get(key, 0) + 1
         self.sequences[key] = sequence
         envelope = Envelope(str(uuid.uuid4()), "/arc/test", event.event_type(), at)
-        self.model.apply([Delivery(stream, sequence, event.subject(), envelope, event, None, key)])
+        delivery = Delivery(stream, sequence, event.subject(), envelope, event, None, key)
+        self.model.apply([delivery])
+        if event.context == "catalog":
+            self.catalog_told.append(delivery)
+            for view in self.listeners:
+                view.apply([delivery])
         return sequence
+
+    def tell(self, view: RelationshipsView) -> None:
+        """``view`` hears the catalog: what was told so far, then each new event."""
+        view.apply(list(self.catalog_told))
+        self.listeners.append(view)
 
     # --- catalog ---------------------------------------------------------------------------
 
@@ -314,3 +332,24 @@ def riverside(model: ReportingReadModel) -> Story:
     story.person("g-rosa", "guardian", "Rosa", "Garcia", guardian_of=("s-maya",))
     story.section("sec-6a", "math-6", ["s-maya", "s-noah", "s-zoe"])
     return story
+
+
+class SignedIn:
+    """Reporting's app in-process behind the real access guard, trusting a dev issuer started
+    here: ``headers(user)`` signs a demo user (or any ``DemoUser``) in."""
+
+    def __init__(self, story: Story | None, model: ReportingReadModel, folder: Path) -> None:
+        self.issuer = DevIssuerServer(folder / "dev-issuer").start()
+        self.access = local_access(model.engine, self.issuer.url)
+        if story is not None:
+            assert isinstance(self.access.relationships, RelationshipsView)
+            story.tell(self.access.relationships)
+
+    def token(self, user: str | DemoUser = "admin") -> str:
+        return self.issuer.issuer.token(user)
+
+    def headers(self, user: str | DemoUser = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user)}"}
+
+    def stop(self) -> None:
+        self.issuer.stop()

@@ -1,16 +1,24 @@
 """Composition root of the evidence service: gRPC and HTTP (JSON API and xAPI) over one store,
-the outbox relay, and the consumer keeping the local catalog view."""
+the outbox relay, and the consumer keeping the local catalog view.
+
+Every gRPC method and HTTP route needs a bearer token and is checked by the access policy
+(``arc_platform.auth``; ACCESS_RULES in grpc_api.py, http_api.py and xapi_http.py), from the
+relationships view the service keeps of the catalog's events; every stored change carries who
+made it (the token's subject, roles and client)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from pydantic import Field
 
 from arc.evidence.v1 import evidence_pb2_grpc
 from arc_evidence import published
-from arc_evidence.application import EvidenceApplication
+from arc_evidence.application import EvidenceApplication, no_actor
 from arc_evidence.catalog_view import CatalogView
-from arc_evidence.grpc_api import EvidenceServicer
+from arc_evidence.grpc_api import ACCESS_RULES, EvidenceServicer
 from arc_evidence.http_api import create_app
+from arc_platform.auth import access_for, current_request
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.http import http_loop
@@ -34,12 +42,22 @@ class EvidenceSettings(ServiceSettings):
     )
 
 
-def open_store(settings: EvidenceSettings, catalog: CatalogView | None) -> EvidenceApplication:
+def request_actor() -> dict[str, object]:
+    """Who makes a change: the authenticated caller (a write outside a request is refused)."""
+    return current_request().actor()
+
+
+def open_store(
+    settings: EvidenceSettings,
+    catalog: CatalogView | None,
+    actor: Callable[[], dict[str, object] | None] = no_actor,
+) -> EvidenceApplication:
     ensure_postgres_schema(settings)
     return EvidenceApplication(
         env=settings.eventsourcing_env(),
         catalog=catalog,
         require_roster=settings.evidence_require_roster,
+        actor=actor,
     )
 
 
@@ -47,13 +65,14 @@ async def serve(runtime: Runtime) -> Wiring:
     settings = runtime.settings
     assert isinstance(settings, EvidenceSettings)
     catalog = CatalogView(create_engine(settings))
-    app = open_store(settings, catalog)
+    app = open_store(settings, catalog, request_actor)
+    access = access_for(runtime)
     relay = make_relay(runtime, app, published.translate, CONTEXT)
     catalog_consumer = TrackedConsumer(runtime.js, "catalog", catalog.position, catalog.apply)
     servicer = EvidenceServicer(app, on_recorded=relay.wake)
-    http = create_app(app, on_recorded=relay.wake, catalog_positions=catalog.view.positions)
+    http = create_app(app, access, relay.wake, catalog_positions=catalog.view.positions)
     serve_http = http_loop(http, settings.http_host, settings.http_port)
-    loops = [catalog_consumer.run, serve_http]
+    loops = [catalog_consumer.run, serve_http, *access.loops]
     if settings.relay_enabled:
         loops.append(relay.run)
     return Wiring(
@@ -63,6 +82,7 @@ async def serve(runtime: Runtime) -> Wiring:
         service_names=["arc.evidence.v1.EvidenceService"],
         loops=loops,
         on_stop=[app.close],
+        interceptors=[access.grpc(ACCESS_RULES)],
     )
 
 

@@ -4,7 +4,8 @@ Every write goes through :meth:`EvidenceApplication.commit`: it loads the aggreg
 checks, and saves everything (attempts, voids, the idempotency record) in ONE transaction. If
 another writer appended to the same student first, the save fails on the aggregate version and
 the whole request is re-read, re-checked and retried, so nothing is lost and nothing is counted
-twice.
+twice. Every stored change carries its ``actor``, asked of the ``actor`` source the application
+was made with (in the service: the authenticated request being served).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from arc_evidence.domain import (
+    Actor,
     AttemptState,
     IdempotencyRecord,
     StudentEvidence,
@@ -55,6 +57,10 @@ MAX_KEY = 200
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def no_actor() -> Actor | None:
+    return None
 
 
 def new_attempt_id() -> str:
@@ -89,9 +95,13 @@ class Correction:
 class Session:
     """The aggregates one attempt at a request loaded or created; saved together."""
 
-    def __init__(self, app: EvidenceApplication, checks: Checks) -> None:
+    def __init__(
+        self, app: EvidenceApplication, checks: Checks, actor: Actor | None = None
+    ) -> None:
         self.app = app
         self.checks = checks
+        #: Who makes the request: stored with every event it records.
+        self.actor = actor
         self.touched: dict[UUID, Aggregate] = {}
 
     def student(self, student_id: str) -> StudentEvidence:
@@ -139,6 +149,7 @@ class EvidenceApplication(Application[UUID]):
         catalog: CatalogLookup | None = None,
         require_roster: bool = False,
         clock: Callable[[], datetime] = utc_now,
+        actor: Callable[[], Actor | None] = no_actor,
     ) -> None:
         super().__init__(env)
         # Writers in one process take turns: a class batch touches 35 students, and concurrent
@@ -148,6 +159,7 @@ class EvidenceApplication(Application[UUID]):
         self.catalog: CatalogLookup = catalog or NoCatalog()
         self.require_roster = require_roster
         self.clock = clock
+        self.actor = actor
 
     # Writes ----------------------------------------------------------------------------------
 
@@ -192,7 +204,7 @@ class EvidenceApplication(Application[UUID]):
                 raise Rejected(problems)
             for attempts in rows:
                 for new in attempts:
-                    session.student(new.student_id).record(new, traceparent)
+                    session.student(new.student_id).record(new, traceparent, session.actor)
             return tuple(tuple(a.attempt_id for a in attempts) for attempts in rows)
 
         request = {"section_id": section_id, "rows": [dataclasses.asdict(d) for d in drafts]}
@@ -212,7 +224,9 @@ class EvidenceApplication(Application[UUID]):
 
         def work(session: Session) -> AttemptIds:
             student = session.existing_student(student_id) or StudentEvidence(student_id=student_id)
-            student.void(attempt_id, reason, voided_by, session.checks.now, traceparent)
+            student.void(
+                attempt_id, reason, voided_by, session.checks.now, traceparent, session.actor
+            )
             session.add(student)
             return ((attempt_id,),)
 
@@ -251,7 +265,7 @@ class EvidenceApplication(Application[UUID]):
             new = dataclasses.replace(
                 new, supersedes=attempt_id, correction_reason=correction.reason.strip()
             )
-            student.record(new, traceparent)
+            student.record(new, traceparent, session.actor)
             return ((new.attempt_id,),)
 
         request = {
@@ -292,6 +306,7 @@ class EvidenceApplication(Application[UUID]):
         record when a key is given); on a concurrent write to the same aggregates, start over."""
         key = _checked_key(idempotency_key)
         fingerprint = request_fingerprint(operation, request)
+        actor = self.actor()
         for attempt in range(self.max_conflict_retries):
             with self._writing:
                 if key is not None:
@@ -299,7 +314,7 @@ class EvidenceApplication(Application[UUID]):
                     if replayed is not None:
                         return replayed
                 checks = Checks(MemoCatalog(self.catalog), self.clock(), self.require_roster)
-                session = self.session_class(self, checks)
+                session = self.session_class(self, checks, actor)
                 attempt_ids = work(session)
                 if dry_run:
                     return Written(attempt_ids, 0, dry_run=True)

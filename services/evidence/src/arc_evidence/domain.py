@@ -23,6 +23,10 @@ from eventsourcing.domain import Aggregate, event
 from arc_contracts import ProficiencyScaleV1
 from arc_evidence.rules import NewAttempt, Problem, Rejected, RejectionKind
 
+#: Who made a change, with which client, when (``arc_platform.auth.RequestContext.actor()``);
+#: None when not known (events stored before changes recorded it, scripts, tests).
+Actor = dict[str, Any]
+
 STUDENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://masteryarc.org/students")
 IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://masteryarc.org/idempotency-keys")
 STATEMENT_NAMESPACE = uuid5(NAMESPACE_URL, "https://masteryarc.org/xapi-statements")
@@ -66,9 +70,10 @@ class StudentEvidence(Aggregate):
         student_id: str
 
     class AttemptRecorded(Aggregate.Event):
-        """Version 2 added everything after ``traceparent`` (older events are upcast)."""
+        """Version 2 added everything after ``traceparent``, version 3 the ``actor`` (older
+        events are upcast)."""
 
-        class_version = 2
+        class_version = 3
 
         student_id: str
         attempt_id: str
@@ -93,6 +98,11 @@ class StudentEvidence(Aggregate):
         source: str
         source_ref: str | None
         correction_reason: str | None
+        actor: Actor | None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["actor"] = None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -148,6 +158,10 @@ class StudentEvidence(Aggregate):
                 )
 
     class AttemptVoided(Aggregate.Event):
+        """Version 2 added the ``actor`` (older events are upcast)."""
+
+        class_version = 2
+
         student_id: str
         attempt_id: str
         outcome_id: str
@@ -155,6 +169,11 @@ class StudentEvidence(Aggregate):
         voided_by: str
         voided_at: datetime
         traceparent: str
+        actor: Actor | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["actor"] = None
 
         def apply(self, aggregate: Any) -> None:
             assert isinstance(aggregate, StudentEvidence)
@@ -216,7 +235,7 @@ class StudentEvidence(Aggregate):
             return [Problem("outcome_id", "a correction must be on the same outcome")]
         return []
 
-    def record(self, new: NewAttempt, traceparent: str = "") -> None:
+    def record(self, new: NewAttempt, traceparent: str = "", actor: Actor | None = None) -> None:
         problems = self.link_problems(new)
         if problems:
             raise Rejected(problems)
@@ -248,10 +267,17 @@ class StudentEvidence(Aggregate):
             source=new.source,
             source_ref=new.source_ref,
             correction_reason=new.correction_reason,
+            actor=actor,
         )
 
     def void(
-        self, attempt_id: str, reason: str, voided_by: str, voided_at: datetime, traceparent: str
+        self,
+        attempt_id: str,
+        reason: str,
+        voided_by: str,
+        voided_at: datetime,
+        traceparent: str,
+        actor: Actor | None = None,
     ) -> None:
         problems = self.correction_problems(attempt_id)
         if not reason.strip():
@@ -275,6 +301,7 @@ class StudentEvidence(Aggregate):
             voided_by=voided_by.strip(),
             voided_at=voided_at,
             traceparent=traceparent,
+            actor=actor,
         )
 
     def history(
@@ -319,11 +346,20 @@ class XapiStatement(Aggregate):
     could not become any (then it is listed as unmapped until a retry maps it)."""
 
     class Stored(Aggregate.Created):
+        """Version 2 added the ``actor``: who sent it (older events are upcast)."""
+
+        class_version = 2
+
         statement_id: str
         statement: str
         fingerprint: str
         stored_at: datetime
         voids: str | None
+        actor: Actor | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["actor"] = None
 
     class Mapped(Aggregate.Event):
         student_id: str
@@ -347,6 +383,7 @@ class XapiStatement(Aggregate):
         fingerprint: str,
         stored_at: datetime,
         voids: str | None,
+        actor: Actor | None = None,
     ) -> None:
         self.statement_id = statement_id
         self.statement = statement

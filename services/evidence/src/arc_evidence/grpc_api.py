@@ -1,4 +1,10 @@
-"""gRPC adapter of evidence: parse, call the application, name fields, map errors. No rules."""
+"""gRPC adapter of evidence: parse, call the application, name fields, map errors. No evidence
+rules here. ``ACCESS_RULES`` says what kind of request each method is
+(``arc_platform.auth.policy``; a method without a rule is refused): entering, voiding or
+correcting evidence is recording evidence for that student (in the batch's section when it
+names one; every row's student must be the caller's); reading attempts is reading the student's
+records. ``recorded_by`` / ``voided_by`` must be the caller (empty: the caller), except for a
+network administrator (:mod:`arc_evidence.authorship`)."""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ import grpc
 
 from arc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from arc_evidence.application import Contention, Correction, EvidenceApplication, Written
+from arc_evidence.authorship import NotTheCaller, recorder
 from arc_evidence.grpc_messages import (
     CODES,
     Parser,
@@ -21,11 +28,30 @@ from arc_evidence.grpc_messages import (
     unique,
 )
 from arc_evidence.rules import Problem, Rejected
+from arc_platform.auth import AccessRequest, GrpcRule, ReadStudent, RecordEvidence
 from arc_platform.grpc_server import FieldViolation, abort_with
 from arc_platform.telemetry import current_traceparent
 
 T = TypeVar("T")
 pb = evidence_pb2
+SERVICE = "/arc.evidence.v1.EvidenceService"
+
+
+def _batch(request: pb.RecordBatchRequest) -> list[AccessRequest]:
+    """Every row's student, in the batch's section when it names one. A batch without rows is
+    decided as one for nobody: only a network administrator gets past, to hear it is empty."""
+    section = request.section_id or None
+    students = [row.student_id.strip() for row in request.rows] or [""]
+    return [RecordEvidence(student, section) for student in students]
+
+
+ACCESS_RULES: dict[str, GrpcRule] = {
+    f"{SERVICE}/RecordAttempt": lambda request: RecordEvidence(request.student_id.strip()),
+    f"{SERVICE}/RecordBatch": _batch,
+    f"{SERVICE}/VoidAttempt": lambda request: RecordEvidence(request.student_id),
+    f"{SERVICE}/SupersedeAttempt": lambda request: RecordEvidence(request.student_id),
+    f"{SERVICE}/ListAttempts": lambda request: ReadStudent(request.student_id),
+}
 
 
 class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
@@ -60,9 +86,24 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
         if parser.violations:
             await abort_with(context, unique(parser.violations))
 
+    async def _recorder(
+        self,
+        context: grpc.aio.ServicerContext,  # type: ignore[type-arg]
+        named: str,
+        field: str = "recorded_by",
+    ) -> str:
+        """The caller, who is the recorder (see :mod:`arc_evidence.authorship`)."""
+        try:
+            return recorder(named, field)
+        except NotTheCaller as exc:
+            violation = FieldViolation(exc.field, exc.description)
+            await abort_with(context, [violation], grpc.StatusCode.PERMISSION_DENIED)
+            raise AssertionError("unreachable") from exc
+
     async def RecordAttempt(
         self, request: pb.RecordAttemptRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordAttemptResponse:
+        request.recorded_by = await self._recorder(context, request.recorded_by)
         parser = Parser()
         draft = single_draft(request, parser)
         await self._refuse(context, parser)
@@ -83,6 +124,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     async def RecordBatch(
         self, request: pb.RecordBatchRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordBatchResponse:
+        request.recorded_by = await self._recorder(context, request.recorded_by)
         parser = Parser()
         drafts = batch_drafts(request, parser)
         await self._refuse(context, parser)
@@ -108,6 +150,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     async def VoidAttempt(
         self, request: pb.VoidAttemptRequest, context: grpc.aio.ServicerContext
     ) -> pb.VoidAttemptResponse:
+        request.voided_by = await self._recorder(context, request.voided_by, "voided_by")
         written = await self._call(
             context,
             lambda: self.app.void(
@@ -125,6 +168,7 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     async def SupersedeAttempt(
         self, request: pb.SupersedeAttemptRequest, context: grpc.aio.ServicerContext
     ) -> pb.SupersedeAttemptResponse:
+        request.recorded_by = await self._recorder(context, request.recorded_by)
         parser = Parser()
         correction = Correction(
             reason=request.reason,

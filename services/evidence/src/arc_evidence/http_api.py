@@ -1,10 +1,20 @@
 """HTTP/JSON adapter of evidence (FastAPI): record, correct and read evidence, import gradebook
 CSV, and follow up xAPI statements that could not be mapped. Bad input answers 400 with every
-field at fault: ``{"detail": ..., "violations": [{"field": ..., "description": ...}]}``."""
+field at fault: ``{"detail": ..., "violations": [{"field": ..., "description": ...}]}``.
+
+Every route but ``/healthz`` (and xAPI's ``/xapi/about``) needs a bearer token (401 without
+one) and is checked against ``ACCESS_RULES`` (403 ``permission denied``): entering, voiding or
+correcting evidence is recording evidence for each student named (in the batch's section when it
+names one), a gradebook upload is a batch of every student its file names, reading attempts is
+reading the student's records; xAPI statements are sent by tools (role ``tool``) and network
+administrators. A body the route would refuse is refused (400, naming the fields) before access
+is decided. ``recorded_by`` / ``voided_by`` default to the caller; naming someone else is a
+network administrator's right (:mod:`arc_evidence.authorship`)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -14,9 +24,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 
 from arc_evidence.application import Contention, Correction, EvidenceApplication, Written
-from arc_evidence.gradebook import ImportOptions
+from arc_evidence.authorship import NotTheCaller, recorder
+from arc_evidence.gradebook import ImportOptions, student_ids
 from arc_evidence.http_models import (
     AttemptIn,
     BatchIn,
@@ -32,21 +44,100 @@ from arc_evidence.http_models import (
 from arc_evidence.imports import import_gradebook
 from arc_evidence.rules import Problem, Rejected
 from arc_evidence.statements import retry_mapping, unmapped_statements
-from arc_evidence.xapi_http import xapi_router
+from arc_evidence.xapi_http import XAPI_ACCESS_RULES, xapi_router
+from arc_platform.auth import (
+    PUBLIC,
+    Access,
+    AccessRequest,
+    Asked,
+    HttpRule,
+    ReadCatalog,
+    ReadOperations,
+    ReadStatements,
+    ReadStudent,
+    RecordEvidence,
+    SendStatements,
+)
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 STATUS_CODES = {"invalid": 400, "not_found": 404, "conflict": 409}
 MAX_CSV_BYTES = 5_000_000
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Traceparent = Annotated[str | None, Header()]
+STUDENT = "/api/v1/students/{student_id}"
+
+
+async def validated(request: Request, model: type[M]) -> M:
+    """The JSON body as the route reads it; a body the route would refuse is refused here, with
+    the same 400 naming every field, before any access decision (it reveals no record)."""
+    data = await request.json() if await request.body() else None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        raise RequestValidationError(errors) from exc
+
+
+async def _one_item(request: Request) -> AccessRequest:
+    body = await validated(request, AttemptIn)
+    return RecordEvidence(body.student_id.strip())
+
+
+async def _class_batch(request: Request) -> list[AccessRequest]:
+    body = await validated(request, BatchIn)
+    return [RecordEvidence(row.student_id.strip(), body.section_id) for row in body.rows]
+
+
+async def _gradebook(request: Request) -> Asked:
+    """A batch of every student the file names (in ``section_id`` when given). A file that
+    names none (no student column, unreadable, too large) can record nothing: what it gets
+    back is the check of its header against the catalog, which every role may read."""
+    body = await request.body()
+    try:
+        named = student_ids(body.decode("utf-8-sig")) if len(body) <= MAX_CSV_BYTES else []
+    except UnicodeDecodeError:
+        named = []
+    section = request.query_params.get("section_id")
+    return [RecordEvidence(student, section) for student in named] or ReadCatalog()
+
+
+def _entry(request: Request) -> RecordEvidence:
+    return RecordEvidence(request.path_params["student_id"])
+
+
+ACCESS_RULES: dict[str, HttpRule] = {
+    "GET /healthz": PUBLIC,
+    "GET /api/v1/catalog-view": lambda _request: ReadOperations(),
+    "POST /api/v1/attempts": _one_item,
+    "POST /api/v1/attempts/batch": _class_batch,
+    f"POST {STUDENT}/attempts/{{attempt_id}}/void": _entry,
+    f"POST {STUDENT}/attempts/{{attempt_id}}/supersede": _entry,
+    f"GET {STUDENT}/attempts": lambda request: ReadStudent(request.path_params["student_id"]),
+    "POST /api/v1/imports/gradebook": _gradebook,
+    "GET /api/v1/xapi/unmapped": lambda _request: ReadStatements(),
+    "POST /api/v1/xapi/unmapped/{statement_id}/retry": lambda _request: SendStatements(),
+    **XAPI_ACCESS_RULES,
+}
+
+
+def the_recorder(named: str, field: str = "recorded_by") -> str:
+    """The caller, as the recorder (403 naming the field when they name someone else)."""
+    try:
+        return recorder(named, field)
+    except NotTheCaller as exc:
+        raise refused(403, [(exc.field, exc.description)]) from exc
 
 
 def create_app(
     app: EvidenceApplication,
+    access: Access,
     on_recorded: Callable[[], None],
     catalog_positions: Callable[[], dict[str, int]] = dict,
 ) -> FastAPI:
-    api = FastAPI(title="Mastery Arc evidence", version="1")
+    api = FastAPI(
+        title="Mastery Arc evidence", version="1", dependencies=[access.http(ACCESS_RULES)]
+    )
 
     @api.exception_handler(Refused)
     def _refused(_: Request, exc: Refused) -> JSONResponse:
@@ -94,8 +185,9 @@ def create_app(
         body: AttemptIn, key: IdempotencyKey = None, traceparent: Traceparent = None
     ) -> dict[str, Any]:
         """Record one student's work on one item (several outcomes, each with its score)."""
+        draft = dataclasses.replace(body.draft(), recorded_by=the_recorder(body.recorded_by))
         written = run(
-            lambda: app.record(body.draft(), idempotency_key=key, traceparent=traceparent or ""),
+            lambda: app.record(draft, idempotency_key=key, traceparent=traceparent or ""),
             item_name,
         )
         ids = list(written.attempt_ids[0])
@@ -106,6 +198,7 @@ def create_app(
         body: BatchIn, key: IdempotencyKey = None, traceparent: Traceparent = None
     ) -> dict[str, Any]:
         """Record a class's scores on one assessment: all rows, or none and every bad row."""
+        body = body.model_copy(update={"recorded_by": the_recorder(body.recorded_by)})
         drafts = body.drafts()
         written = run(
             lambda: app.record_batch(
@@ -131,12 +224,13 @@ def create_app(
         traceparent: Traceparent = None,
     ) -> dict[str, Any]:
         """The attempt stops counting; it stays in the history with the reason and actor."""
+        voided_by = the_recorder(body.voided_by, "voided_by")
         written = run(
             lambda: app.void(
                 student_id,
                 attempt_id,
                 body.reason,
-                body.voided_by,
+                voided_by,
                 idempotency_key=key,
                 traceparent=traceparent or "",
             )
@@ -154,7 +248,7 @@ def create_app(
         """Record a corrected attempt replacing this one (same student and outcome)."""
         correction = Correction(
             body.reason,
-            body.recorded_by,
+            the_recorder(body.recorded_by),
             body.status,
             body.score,
             body.assessed_at,
@@ -198,7 +292,12 @@ def create_app(
     @v1.post("/imports/gradebook")
     async def import_csv(
         request: Request,
-        recorded_by: Annotated[str, Query(min_length=1)],
+        recorded_by: Annotated[
+            str, Query(description="You (the default); only a network administrator names another")
+        ] = "",
+        section_id: Annotated[
+            str | None, Query(description="Every student must be on this section's roster")
+        ] = None,
         dry_run: bool = False,
         assessed_at: datetime | None = None,
         assessment_ref: str | None = None,
@@ -210,6 +309,7 @@ def create_app(
     ) -> JSONResponse:
         """A gradebook export as the request body (text/csv): ``dry_run=true`` reports what
         would be recorded and every line at fault; otherwise every line is recorded, or none."""
+        recorded_by = the_recorder(recorded_by)
         body = await request.body()
         if len(body) > MAX_CSV_BYTES:
             raise refused(413, [("body", f"more than {MAX_CSV_BYTES} bytes")])
@@ -234,7 +334,9 @@ def create_app(
         )
 
         def use_case() -> Any:
-            return import_gradebook(app, text, options, dry_run=dry_run, idempotency_key=key)
+            return import_gradebook(
+                app, text, options, dry_run=dry_run, idempotency_key=key, section_id=section_id
+            )
 
         report = await asyncio.to_thread(run, use_case)
         if report.recorded and not report.replayed:
@@ -263,5 +365,5 @@ def create_app(
         return statement_json(found)
 
     api.include_router(v1)
-    api.include_router(xapi_router(app, on_recorded))
+    api.include_router(xapi_router(app, on_recorded, access))
     return api

@@ -13,6 +13,12 @@ from arc_evidence.domain import AttemptState
 from arc_evidence.rules import AttemptDraft, Problem, ScoreEntry
 from arc_evidence.statements import StoredStatement
 
+#: ``recorded_by`` / ``voided_by``: the caller unless a network administrator names another
+#: (:mod:`arc_evidence.authorship`).
+RECORDER: str = Field(
+    "", description="You (the default); only a network administrator names another"
+)
+
 
 class Refused(Exception):
     def __init__(self, status: int, violations: list[dict[str, str]]) -> None:
@@ -56,7 +62,7 @@ class AttemptIn(_In):
     student_id: str
     scores: list[OutcomeScoreIn] = Field(min_length=1)
     assessed_at: datetime | None = None
-    recorded_by: str
+    recorded_by: str = RECORDER
     assessment_ref: str | None = None
     assessment_kind: str = "test"
     weight: Decimal = Decimal(1)
@@ -91,7 +97,7 @@ class BatchRowIn(_In):
 class BatchIn(_In):
     """A whole class's scores on one assessment: every row recorded, or none."""
 
-    recorded_by: str
+    recorded_by: str = RECORDER
     assessed_at: datetime | None = None
     assessment_ref: str | None = None
     assessment_kind: str = "test"
@@ -139,12 +145,12 @@ class BatchIn(_In):
 
 class VoidIn(_In):
     reason: str
-    voided_by: str
+    voided_by: str = RECORDER
 
 
 class SupersedeIn(_In):
     reason: str
-    recorded_by: str
+    recorded_by: str = RECORDER
     status: Literal["scored", "excused", "missing"] = "scored"
     score: Decimal | None = None
     assessed_at: datetime | None = None

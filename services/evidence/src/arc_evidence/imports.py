@@ -37,13 +37,16 @@ def import_gradebook(
     dry_run: bool,
     idempotency_key: str | None = None,
     traceparent: str = "",
+    section_id: str | None = None,
 ) -> ImportReport:
+    """``section_id``: every student must be on that section's roster (as for a batch)."""
     parsed = parse_gradebook(text, options, MemoCatalog(app.catalog))
     if parsed.problems:
         return _report(parsed, dry_run, errors=parsed.problems)
     try:
         written = app.record_batch(
             parsed.drafts,
+            section_id=section_id,
             idempotency_key=idempotency_key,
             traceparent=traceparent,
             dry_run=dry_run,

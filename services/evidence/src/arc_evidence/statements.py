@@ -93,6 +93,7 @@ def _store(session: Session, statement: ReceivedStatement, traceparent: str) -> 
         fingerprint=statement.fingerprint,
         stored_at=session.checks.now,
         voids=statement.voids,
+        actor=session.actor,
     )
     session.add(stored)
     if statement.voids is None:
@@ -119,7 +120,7 @@ def _map(session: Session, stored: XapiStatement, body: dict[str, Any], tracepar
         else:
             student = session.student(mapped.draft.student_id)
             for new in attempts:
-                student.record(new, traceparent)
+                student.record(new, traceparent, session.actor)
             stored.mapped(student.student_id, [a.attempt_id for a in attempts])
             return
     stored.mapping_failed([[p.field, p.description] for p in problems])
@@ -137,7 +138,7 @@ def _void(
     for attempt_id in target.attempt_ids:
         if student.attempts[attempt_id].counts:
             reason = f"voided by xAPI statement {voiding.statement_id}"
-            student.void(attempt_id, reason, actor, session.checks.now, traceparent)
+            student.void(attempt_id, reason, actor, session.checks.now, traceparent, session.actor)
     session.add(student)
 
 

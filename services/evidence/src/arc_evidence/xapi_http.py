@@ -3,7 +3,12 @@
 and ``/xapi/about``. Every request names its version in ``X-Experience-API-Version`` (1.0.x);
 every answer carries ours. Statements that cannot be mapped to attempts are stored all the
 same and listed at ``/api/v1/xapi/unmapped``. Queries (filters, ``more`` paging) and
-attachments are not supported: such requests are refused with 400."""
+attachments are not supported: such requests are refused with 400.
+
+Access (``XAPI_ACCESS_RULES``, bearer tokens as everywhere): statements are sent by tools (an
+assessment tool or LMS whose token carries the role ``tool``) and network administrators, and
+read back by them and by auditors; the evidence a statement becomes records the sending client
+as its actor. ``/xapi/about`` (only the version spoken) is open, as version discovery is."""
 
 from __future__ import annotations
 
@@ -22,12 +27,26 @@ from arc_evidence.application import Contention, EvidenceApplication
 from arc_evidence.rules import Rejected
 from arc_evidence.statements import find_statement, received_all, store_statements
 from arc_evidence.xapi import VERSION_HEADER, XAPI_VERSION, InvalidStatement, supported_version
+from arc_platform.auth import (
+    PUBLIC,
+    Access,
+    HttpRule,
+    ReadStatements,
+    SendStatements,
+    current_request,
+)
 
 STATUS_CODES = {"invalid": 400, "not_found": 404, "conflict": 409}
 ID_PARAMETERS = ("statementId", "voidedStatementId")
 #: Parameters allowed beside statementId / voidedStatementId.
 FORMAT_PARAMETERS = ("attachments", "format")
 MAX_BODY_BYTES = 5_000_000
+XAPI_ACCESS_RULES: dict[str, HttpRule] = {
+    "GET /xapi/about": PUBLIC,
+    "PUT /xapi/statements": lambda _request: SendStatements(),
+    "POST /xapi/statements": lambda _request: SendStatements(),
+    "GET /xapi/statements": lambda _request: ReadStatements(),
+}
 
 
 def answer(status: int, content: Any = None, headers: dict[str, str] | None = None) -> Response:
@@ -72,7 +91,9 @@ async def json_body(request: Request) -> Any:
         raise Refusal(error(400, [("body", f"not JSON: {exc}")])) from exc
 
 
-def xapi_router(app: EvidenceApplication, on_recorded: Callable[[], None]) -> APIRouter:
+def xapi_router(
+    app: EvidenceApplication, on_recorded: Callable[[], None], access: Access
+) -> APIRouter:
     router = APIRouter(prefix="/xapi")
 
     async def store(raws: list[Any], statement_id: str | None, listed: bool) -> list[str]:
@@ -124,8 +145,14 @@ def xapi_router(app: EvidenceApplication, on_recorded: Callable[[], None]) -> AP
         return answer(200, ids)
 
     @router.get("/statements")
-    def get_statement(request: Request) -> Response:
+    async def get_statement(request: Request) -> Response:
         """One statement by ``statementId`` (not voided) or ``voidedStatementId`` (voided)."""
+        response, student_id = await asyncio.to_thread(find, request)
+        if student_id is not None:  # a statement about a student is a read of their records
+            await asyncio.to_thread(access.log.record_reads, current_request(), [student_id])
+        return response
+
+    def find(request: Request) -> tuple[Response, str | None]:
         try:
             check_version(request)
             params = request.query_params
@@ -142,13 +169,13 @@ def xapi_router(app: EvidenceApplication, on_recorded: Callable[[], None]) -> AP
             if params.get("attachments", "false") == "true":
                 raise Refusal(error(400, [("attachments", "attachments are not supported")]))
         except Refusal as refusal:
-            return refusal.response
+            return refusal.response, None
         statement_id = params[given[0]]
         found = find_statement(app, statement_id) if _is_uuid(statement_id) else None
         wanted_voided = given[0] == "voidedStatementId"
         if found is None or (found.status == "voided") != wanted_voided:
             what = "voided statement" if wanted_voided else "statement"
-            return error(404, [(given[0], f"no {what} {statement_id}")])
+            return error(404, [(given[0], f"no {what} {statement_id}")]), None
         now = app.clock()
         return answer(
             200,
@@ -157,7 +184,7 @@ def xapi_router(app: EvidenceApplication, on_recorded: Callable[[], None]) -> AP
                 "X-Experience-API-Consistent-Through": now.isoformat(),
                 "Last-Modified": format_datetime(found.stored_at.astimezone(UTC), usegmt=True),
             },
-        )
+        ), found.student_id
 
     return router
 

@@ -6,11 +6,15 @@ arc-reporting relay                      only the relay of mastery-warning event
 arc-reporting rebuild [--into TARGET]    replay every consumed stream into a fresh read model
                                          with a progress bar, then compare it with the live one
                                          (exit 1 on a difference)
+
+Every gRPC method, API route and page needs a bearer token (pages: the sign-in cookie) and is
+checked by the access policy: see ``access.py``.
 """
 
 from __future__ import annotations
 
 from arc.reporting.v1 import reporting_pb2_grpc
+from arc_platform.auth import access_for
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.http import http_loop
@@ -19,6 +23,7 @@ from arc_platform.runner import Loop, Runtime, Wiring
 from arc_platform.store import open_application
 from arc_platform.views import create_engine
 from arc_reporting import published
+from arc_reporting.access import GRPC_RULES
 from arc_reporting.clients import EvidenceClient, MasteryExplainer
 from arc_reporting.early_warnings import warning_loop
 from arc_reporting.grpc_api import ReportingServicer
@@ -82,6 +87,7 @@ async def serve(runtime: Runtime) -> Wiring:
         MasteryExplainer(settings.mastery_target) if settings.mastery_target else None,
         EvidenceClient(settings.evidence_target) if settings.evidence_target else None,
     )
+    access = access_for(runtime)
     store = open_store(settings)
     relay = make_relay(runtime, store, published.translate, CONTEXT)
     store.on_recorded = relay.wake
@@ -91,7 +97,12 @@ async def serve(runtime: Runtime) -> Wiring:
     loops = [
         *consumer_loops(runtime, model),
         *leased_partitions(runtime.js, "reporting-warnings", [0], lambda _: [evaluator]),
-        http_loop(create_app(service), settings.http_host, settings.http_port),
+        http_loop(
+            create_app(service, access, dev_sign_in=settings.env != "production"),
+            settings.http_host,
+            settings.http_port,
+        ),
+        *access.loops,
     ]
     if settings.relay_enabled:
         loops.append(relay.run)
@@ -104,6 +115,7 @@ async def serve(runtime: Runtime) -> Wiring:
         ],
         service_names=["arc.reporting.v1.ReportingService"],
         loops=loops,
+        interceptors=[access.grpc(GRPC_RULES)],
         on_stop=[store.close],
     )
 

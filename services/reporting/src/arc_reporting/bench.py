@@ -12,6 +12,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from arc_platform.auth.dev_issuer import DevIssuerServer
+from arc_reporting.access import local_access
 from arc_reporting.http_api import create_app
 from arc_reporting.read_model import ReportingReadModel
 from arc_reporting.sample import feed_class
@@ -36,11 +38,15 @@ def render_times(
     made = feed_class(model, students=35, outcomes=60, attempts=20)
     heavy = "stu-heavy"
     feed_class(model, 1, 60, 600, seed=11, student_prefix=heavy, section_id="sec-heavy")
-    with TestClient(create_app(model)) as client:
+    issuer = DevIssuerServer(folder / "dev-issuer").start()
+    access = local_access(model.engine, issuer.url)
+    token = issuer.issuer.token("admin")  # access checks included in the times
+    headers = {"Authorization": f"Bearer {token}"}
+    with TestClient(create_app(model, access)) as client:
 
         def get(url: str) -> Callable[[], object]:
             def call() -> object:
-                reply = client.get(url)
+                reply = client.get(url, headers=headers)
                 assert reply.status_code == 200, (url, reply.status_code)
                 return reply
 
@@ -59,7 +65,8 @@ def render_times(
         if exports:
             pdf = get(f"/sections/{made['section']}/report-cards.pdf")
             found["report cards, 35 students (PDF)"] = _timed(pdf, runs)
-        return found
+    issuer.stop()
+    return found
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Calls to mastery and evidence are made on behalf of the person using reporting: their bearer
 token (the ``Authorization`` header of the request being served) goes along, so that the
-other service applies that person's rights. Reporting itself checks nothing here (access
-control is added to every service in one place, as a dependency of ``create_app``)."""
+other service applies that person's rights too (reporting checks them first: ``access``).
+Pages signed in by cookie get the header from ``access.TokenCookie``."""
 
 from __future__ import annotations
 

@@ -1,23 +1,27 @@
 """Reporting over HTTP: the JSON API (``/api/v1/…``, OpenAPI at ``/docs``) and the web pages
 (``pages``), in one FastAPI app. Route handlers stay thin: they parse, call ``Reporting``, and
-render. ``dependencies`` (e.g. authentication, added later) apply to every route at once."""
+render. Every route is checked by the access guard (``access.HTTP_RULES``), in one place."""
 
 from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse, Response
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import AwareDatetime, BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from arc_platform.auth import Access
+from arc_reporting.access import HTTP_RULES, TokenCookie
 from arc_reporting.clients import (
     ClassEntry,
     EntryRejected,
@@ -30,6 +34,13 @@ from arc_reporting.domain.heatmap import HeatMapOptions
 from arc_reporting.exports import cards_csv, cards_pdf
 from arc_reporting.forms import FormErrors
 from arc_reporting.forwarding import remember_bearer
+from arc_reporting.lists import (
+    cards_shown,
+    family_shown,
+    leader_logged,
+    section_shown,
+    warnings_shown,
+)
 from arc_reporting.read_model import ReportingReadModel
 from arc_reporting.service import Reporting
 from arc_reporting.views.common import NotFound
@@ -111,9 +122,9 @@ async def report_card_json(student_id: str, service: Service, at: AsOf) -> Any:
 
 
 @api.get("/guardians/{guardian_id}")
-async def family_json(guardian_id: str, service: Service, at: AsOf) -> Any:
+async def family_json(request: Request, guardian_id: str, service: Service, at: AsOf) -> Any:
     """The guardian's students, each as on their own page."""
-    return public(await service.family(guardian_id, at))
+    return public(await family_shown(request, await service.family(guardian_id, at)))
 
 
 @api.get("/teachers/{teacher_id}")
@@ -122,23 +133,26 @@ async def teacher_json(teacher_id: str, service: Service, at: AsOf) -> Any:
 
 
 @api.get("/sections/{section_id}/heatmap")
-async def heatmap_json(section_id: str, service: Service, at: AsOf, options: Options) -> Any:
+async def heatmap_json(
+    request: Request, section_id: str, service: Service, at: AsOf, options: Options
+) -> Any:
     """Students × outcomes by level (sort, filter), and who has no evidence per outcome."""
-    return public(await service.section(section_id, at, options))
+    return public(await section_shown(request, await service.section(section_id, at, options)))
 
 
 @api.get("/sections/{section_id}/report-cards")
-async def section_cards_json(section_id: str, service: Service, at: AsOf) -> Any:
-    return public(await service.section_cards(section_id, at))
+async def section_cards_json(request: Request, section_id: str, service: Service, at: AsOf) -> Any:
+    return public(await cards_shown(request, await service.section_cards(section_id, at)))
 
 
 @api.get("/schools/{school_id}/report-cards")
-async def school_cards_json(school_id: str, service: Service, at: AsOf) -> Any:
-    return public(await service.school_cards(school_id, at))
+async def school_cards_json(request: Request, school_id: str, service: Service, at: AsOf) -> Any:
+    return public(await cards_shown(request, await service.school_cards(school_id, at)))
 
 
 @api.get("/distribution")
 async def distribution_json(
+    request: Request,
     service: Service,
     at: AsOf,
     school_id: str | None = None,
@@ -148,15 +162,20 @@ async def distribution_json(
 ) -> Any:
     """Mastery distribution per outcome, course and school, over time; stuck outcomes."""
     begin = parse_moment(start, "from")
-    return public(await service.leader(school_id, course_id, at, begin, interval))
+    view = await service.leader(school_id, course_id, at, begin, interval)
+    return public(await leader_logged(request, view), "student_ids")
 
 
 @api.get("/warnings")
 async def warnings_json(
-    service: Service, at: AsOf, school_id: str | None = None, section_id: str | None = None
+    request: Request,
+    service: Service,
+    at: AsOf,
+    school_id: str | None = None,
+    section_id: str | None = None,
 ) -> Any:
     """Students who need support, by the early-warning rule (its parameters included)."""
-    return public(await service.warnings(school_id, section_id, at))
+    return public(await warnings_shown(request, await service.warnings(school_id, section_id, at)))
 
 
 class ScoreIn(BaseModel):
@@ -244,38 +263,48 @@ async def student_export(student_id: str, kind: str, service: Service, at: AsOf)
 
 
 @exports.get("/sections/{section_id}/report-cards.{kind}")
-async def section_export(section_id: str, kind: str, service: Service, at: AsOf) -> Response:
+async def section_export(
+    request: Request, section_id: str, kind: str, service: Service, at: AsOf
+) -> Response:
     export_kind(kind)
-    cards = await service.section_cards(section_id, at)
+    cards = await cards_shown(request, await service.section_cards(section_id, at))
     return _export(kind, f"report-cards-{section_id}", cards.title, cards.cards, at)
 
 
 @exports.get("/schools/{school_id}/report-cards.{kind}")
-async def school_export(school_id: str, kind: str, service: Service, at: AsOf) -> Response:
+async def school_export(
+    request: Request, school_id: str, kind: str, service: Service, at: AsOf
+) -> Response:
     export_kind(kind)
-    cards = await service.school_cards(school_id, at)
+    cards = await cards_shown(request, await service.school_cards(school_id, at))
     return _export(kind, f"report-cards-{school_id}", cards.title, cards.cards, at)
 
 
 def create_app(
-    model_or_service: ReportingReadModel | Reporting, dependencies: Sequence[Any] = ()
+    model_or_service: ReportingReadModel | Reporting,
+    access: Access,
+    *,
+    dev_sign_in: bool = False,
 ) -> FastAPI:
-    from arc_reporting import pages
+    """The API and pages, every route checked by ``access``; ``dev_sign_in`` offers the demo
+    users of the development issuer on the sign-in page (never in production)."""
+    from arc_reporting import pages, signin
 
     service = (
         model_or_service if isinstance(model_or_service, Reporting) else Reporting(model_or_service)
     )
     app = FastAPI(title="Mastery Arc reporting", version="1")
     app.state.reporting = service
+    app.state.access = access
+    app.state.dev_sign_in = dev_sign_in
+    app.add_middleware(TokenCookie)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    guards = [
-        Depends(remember_bearer),
-        *(d if not callable(d) else Depends(d) for d in dependencies),
-    ]
+    guards = [Depends(remember_bearer), access.http(HTTP_RULES)]
+    app.include_router(signin.router, dependencies=guards)
     app.include_router(api, dependencies=guards)
     app.include_router(exports, dependencies=guards)
     app.include_router(pages.router, dependencies=guards)
@@ -289,13 +318,23 @@ def _wants_json(request: Request) -> bool:
 
 
 def _handle_errors(app: FastAPI) -> None:
-    from arc_reporting.pages import error_page
+    from arc_reporting.pages import denied_page, error_page
 
     def problem(request: Request, status: int, items: list[tuple[str, str]]) -> Response:
         if _wants_json(request):
             detail = [{"field": f, "message": m} for f, m in items]
             return JSONResponse({"detail": detail}, status_code=status)
         return error_page(request, status, items)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def refused(request: Request, exc: StarletteHTTPException) -> Response:
+        """Pages: sign in when there is no (valid) token; a plain page when refused."""
+        if _wants_json(request) or exc.status_code not in (401, 403):
+            return await http_exception_handler(request, exc)
+        if exc.status_code == 401:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/signin?{urlencode({'next': target})}", status_code=303)
+        return denied_page(request)
 
     @app.exception_handler(BadField)
     async def bad_field(request: Request, exc: BadField) -> Response:

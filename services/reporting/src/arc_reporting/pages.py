@@ -15,7 +15,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
+from arc_platform.auth import Role
 from arc_reporting import charts
+from arc_reporting.access import caller
 from arc_reporting.clients import EntryRejected
 from arc_reporting.domain.asof import parse_moment
 from arc_reporting.domain.palette import STATUS_COLOURS, text_on
@@ -29,6 +31,13 @@ from arc_reporting.forms import (
     status_input,
 )
 from arc_reporting.http_api import AsOf, Options, Service
+from arc_reporting.lists import (
+    cards_shown,
+    family_shown,
+    leader_logged,
+    section_shown,
+    warnings_shown,
+)
 from arc_reporting.service import timeline_svg
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -93,9 +102,31 @@ def error_page(request: Request, status: int, problems: list[tuple[str, str]]) -
     return render(request, "error.html", status, status=status, problems=problems)
 
 
+def denied_page(request: Request) -> HTMLResponse:
+    """The one answer to a refused page, whatever was asked for and whether it exists."""
+    return TEMPLATES.TemplateResponse(request, "denied.html", {"as_of_text": ""}, status_code=403)
+
+
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, service: Service, at: AsOf) -> HTMLResponse:
-    return render(request, "directory.html", view=await service.directory(at))
+async def home(request: Request, service: Service, at: AsOf) -> Response:
+    """Administrators and auditors see the whole directory; everyone else goes to their own
+    view (a student's page, a family's, a teacher's sections, a leader's school)."""
+    principal = caller(request).principal
+    if principal.roles & {Role.NETWORK_ADMIN, Role.AUDITOR}:
+        return render(request, "directory.html", view=await service.directory(at))
+    me = principal.subject
+    if Role.LEADER in principal.roles:
+        person = service.model.catalog(None).people.get(me)
+        schools = sorted(person.school_ids) if person is not None else []
+        return RedirectResponse(_href(request, "/leaders", school_id=(schools or [""])[0]), 303)
+    for role, path in (
+        (Role.STUDENT, f"/students/{me}"),
+        (Role.GUARDIAN, f"/families/{me}"),
+        (Role.TEACHER, f"/teachers/{me}"),
+    ):
+        if role in principal.roles:
+            return RedirectResponse(_href(request, path), 303)
+    return denied_page(request)
 
 
 @router.get("/students/{student_id}", response_class=HTMLResponse)
@@ -136,7 +167,7 @@ async def report_card(
 async def section_cards(
     request: Request, section_id: str, service: Service, at: AsOf
 ) -> HTMLResponse:
-    cards = await service.section_cards(section_id, at)
+    cards = await cards_shown(request, await service.section_cards(section_id, at))
     return render(
         request,
         "report_card.html",
@@ -151,7 +182,7 @@ async def section_cards(
 async def school_cards(
     request: Request, school_id: str, service: Service, at: AsOf
 ) -> HTMLResponse:
-    cards = await service.school_cards(school_id, at)
+    cards = await cards_shown(request, await service.school_cards(school_id, at))
     return render(
         request,
         "report_card.html",
@@ -164,7 +195,8 @@ async def school_cards(
 
 @router.get("/families/{guardian_id}", response_class=HTMLResponse)
 async def family(request: Request, guardian_id: str, service: Service, at: AsOf) -> HTMLResponse:
-    return render(request, "family.html", view=await service.family(guardian_id, at))
+    view = await family_shown(request, await service.family(guardian_id, at))
+    return render(request, "family.html", view=view)
 
 
 @router.get("/teachers/{teacher_id}", response_class=HTMLResponse)
@@ -181,7 +213,7 @@ async def section(
     options: Options,
     recorded: int | None = None,
 ) -> HTMLResponse:
-    view = await service.section(section_id, at, options)
+    view = await section_shown(request, await service.section(section_id, at, options))
     return render(request, "section.html", view=view, recorded=recorded)
 
 
@@ -246,6 +278,7 @@ async def leaders(
     view = await service.leader(
         school_id or None, course_id or None, at, parse_moment(start, "from"), interval
     )
+    view = await leader_logged(request, view)
     over_time = charts.status_over_time(
         f"Mastery over time: {view.title}", [(p.at, p.distribution.counts) for p in view.over_time]
     )
@@ -270,4 +303,5 @@ async def warnings(
     section_id: str | None = None,
 ) -> HTMLResponse:
     view = await service.warnings(school_id or None, section_id or None, at)
+    view = await warnings_shown(request, view)
     return render(request, "warnings.html", view=view)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from arc_reporting.domain.distribution import (
@@ -63,6 +63,8 @@ class LeaderPage:
     over_time: list[Point]
     stuck: list[StuckLine]
     students: int
+    #: Whose records the distribution counts (for the access log; not shown).
+    student_ids: list[str] = field(default_factory=list)
 
 
 def leader_page(
@@ -165,6 +167,7 @@ def leader_page(
         [Point(t, d) for t, d in zip(at, series, strict=True)],
         [_stuck_line(s, catalog.outcomes) for s in stuck],
         len(students),
+        students,
     )
 
 
