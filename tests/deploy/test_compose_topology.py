@@ -47,6 +47,7 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from arc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from arc.evidence.v1 import evidence_pb2_grpc
+from arc_platform.auth.client import bearer_interceptors
 from arc_platform.devstack import free_port, nats_server_binary, wait_until
 from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES
 from tests.support.stack import ONE_TO_FOUR, attempt, eventually
@@ -466,9 +467,16 @@ async def test_compose_topology_runs_from_local_binaries(topology: Topology) -> 
     # An admin defines a class; its teacher records an attempt; mastery publishes on the bus.
     catalog_port = topology.ports["catalog"]["ARC_GRPC_PORT"]
     evidence_port = topology.ports["evidence"]["ARC_GRPC_PORT"]
+    (issuer,) = [url for at, url in topology.addresses.items() if at.startswith(ISSUER)]
+    async with httpx.AsyncClient(timeout=20) as web:
+        admin = (await web.get(f"{issuer}/token/admin")).json()["access_token"]
     async with (
-        grpc.aio.insecure_channel(f"127.0.0.1:{catalog_port}") as catalog_channel,
-        grpc.aio.insecure_channel(f"127.0.0.1:{evidence_port}") as evidence_channel,
+        grpc.aio.insecure_channel(
+            f"127.0.0.1:{catalog_port}", interceptors=bearer_interceptors(admin)
+        ) as catalog_channel,
+        grpc.aio.insecure_channel(
+            f"127.0.0.1:{evidence_port}", interceptors=bearer_interceptors(admin)
+        ) as evidence_channel,
     ):
         outcome_id = await define_a_class(catalog_pb2_grpc.CatalogServiceStub(catalog_channel))
         evidence = evidence_pb2_grpc.EvidenceServiceStub(evidence_channel)
@@ -484,7 +492,6 @@ async def test_compose_topology_runs_from_local_binaries(topology: Topology) -> 
         # The teacher signs in (the compose dev issuer) and opens the student's outcome in
         # reporting, which asks mastery (ARC_MASTERY_TARGET) for the explanation on the
         # teacher's behalf: mastery verifies the forwarded token and the teacher's rights.
-        (issuer,) = [url for at, url in topology.addresses.items() if at.startswith(ISSUER)]
         async with httpx.AsyncClient(timeout=20) as web:
             token = (await web.get(f"{issuer}/token/teacher")).json()["access_token"]
         user = {"Authorization": f"Bearer {token}"}

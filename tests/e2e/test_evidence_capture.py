@@ -42,7 +42,12 @@ def stack(nats_url: str, tmp_path: Path, database_url: str | None) -> Iterator[S
         running.data_dir,
         free_port(),
         database_url,
-        {**roster, "ARC_RELAY_ENABLED": "false", "ARC_HTTP_PORT": str(free_port())},
+        {
+            **roster,
+            **running.dev_issuer().service_env(),  # trusts the same token issuer
+            "ARC_RELAY_ENABLED": "false",
+            "ARC_HTTP_PORT": str(free_port()),
+        },
     )
     log = running.data_dir / "logs" / "evidence-2.log"
     running.processes["evidence-2"] = ServiceProcess("evidence", env, log_path=log).start()

@@ -20,6 +20,7 @@ from arc_platform.auth import (
     Access,
     AccessGuard,
     AccessLog,
+    ChangeCatalog,
     GrpcRule,
     NoRequestContext,
     ReadCatalog,
@@ -191,5 +192,78 @@ async def test_a_call_made_on_a_users_behalf_carries_their_token(
         )
         assert await client.unary_unary("/test.Notes/OnBehalf")(b"") == b"guardian-001"
         await client.close()
+    finally:
+        await server.stop(None)
+
+
+async def test_streamed_calls_carry_the_token_and_are_checked_every_way(
+    access: tuple[Access, DevIssuerServer],
+) -> None:
+    """A client stream (an import sent in parts), a server stream, both at once: the token goes
+    along, the guard decides before the handler reads anything, and the handler knows who."""
+    guarded, issuer = access
+    read: list[bytes] = []
+
+    async def upload(requests: Any, context: Any) -> bytes:
+        async for part in requests:
+            read.append(part)
+        return current_request().principal.subject.encode()
+
+    async def upload_with_progress(requests: Any, context: Any) -> Any:
+        async for part in requests:
+            read.append(part)
+            yield part.upper()
+        yield current_request().principal.subject.encode()
+
+    async def download(request: bytes, context: Any) -> Any:
+        for part in (request, current_request().principal.subject.encode()):
+            yield part
+
+    handler = grpc.method_handlers_generic_handler(
+        "test.Files",
+        {
+            "Upload": grpc.stream_unary_rpc_method_handler(upload),
+            "Import": grpc.stream_stream_rpc_method_handler(upload_with_progress),
+            "Download": grpc.unary_stream_rpc_method_handler(download),
+        },
+    )
+    rules: dict[str, GrpcRule] = {
+        "/test.Files/Upload": lambda _none: ChangeCatalog(),
+        "/test.Files/Import": lambda _none: ChangeCatalog(),
+        "/test.Files/Download": lambda _request: ReadCatalog(),
+    }
+    server, port = await start_server(
+        "127.0.0.1",
+        0,
+        [lambda s: s.add_generic_rpc_handlers((handler,))],
+        [],
+        interceptors=[guarded.grpc(rules)],
+    )
+    target = f"127.0.0.1:{port}"
+    try:
+        admin = channel(target, token=issuer.issuer.token("admin"))
+        assert await admin.stream_unary("/test.Files/Upload")(iter([b"a", b"b"])) == b"admin-demo"
+        replies = [r async for r in admin.stream_stream("/test.Files/Import")(iter([b"c"]))]
+        assert replies == [b"C", b"admin-demo"]
+        downloaded = [r async for r in admin.unary_stream("/test.Files/Download")(b"d")]
+        assert downloaded == [b"d", b"admin-demo"]
+        await admin.close()
+        assert read == [b"a", b"b", b"c"]
+
+        teacher = channel(target, token=issuer.issuer.token("teacher"))
+        anonymous = grpc.aio.insecure_channel(target)
+        for client, code in (
+            (teacher, grpc.StatusCode.PERMISSION_DENIED),
+            (anonymous, grpc.StatusCode.UNAUTHENTICATED),
+        ):
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await client.stream_unary("/test.Files/Upload")(iter([b"x"]))
+            assert refused.value.code() == code
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                async for _ in client.stream_stream("/test.Files/Import")(iter([b"y"])):
+                    pass
+            assert refused.value.code() == code
+            await client.close()
+        assert read == [b"a", b"b", b"c"]  # refused calls were never read
     finally:
         await server.stop(None)

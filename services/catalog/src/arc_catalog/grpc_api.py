@@ -11,7 +11,7 @@ import asyncio
 import io
 import json
 import zipfile
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias, TypeVar
 
 import grpc
@@ -108,8 +108,14 @@ ACCESS_RULES: dict[str, GrpcRule] = {
 
 async def call(context: Context, work: Callable[[], T]) -> T:
     """Run a use case off the event loop; turn its errors into precise gRPC statuses."""
+    return await answer(context, asyncio.to_thread(work))
+
+
+async def answer(context: Context, pending: Awaitable[T]) -> T:
+    """The result of a use case under way, its errors turned into precise gRPC statuses (the
+    call is aborted here, by the handler itself, never while it is sending a message)."""
     try:
-        return await asyncio.to_thread(work)
+        return await pending
     except InvalidDefinition as exc:
         await abort_with(context, [FieldViolation(v.field, v.description) for v in exc.violations])
     except NotFound as exc:
@@ -314,7 +320,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
                 report = pb.ImportProgress(phase=phase, done=done, total=total)
                 loop.call_soon_threadsafe(reports.put_nowait, report)
 
-        task = asyncio.ensure_future(call(context, lambda: work(progress)))
+        task = asyncio.ensure_future(asyncio.to_thread(work, progress))
         while not task.done() or not reports.empty():
             getter = asyncio.ensure_future(reports.get())
             await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
@@ -322,7 +328,7 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
                 yield getter.result()
             else:
                 getter.cancel()
-        result = await task
+        result = await answer(context, task)
         if result.position is not None:
             self.on_recorded()
         yield pb.ImportProgress(phase="done", done=1, total=1, result=msg.import_result(result))
