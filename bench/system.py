@@ -20,6 +20,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from arc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
 from arc.evidence.v1 import evidence_pb2, evidence_pb2_grpc
 from arc_contracts import MasteryChangedV1, decode
+from arc_platform.auth.client import bearer_interceptors
+from arc_platform.auth.dev_issuer import DevIssuerServer
 from arc_platform.bus import last_sequence
 from arc_platform.devstack import SERVICES, NatsServer, ServiceProcess, free_port, service_env
 from bench.workload import SECTION_SIZE, Network
@@ -52,9 +54,12 @@ class Stack:
     database_url: str | None
     nats: NatsServer | None = None
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    #: The development token issuer the services trust; the bench calls as the network admin.
+    issuer: DevIssuerServer | None = None
 
     def start(self) -> Stack:
         self.nats = NatsServer(self.root / "nats").start()
+        self.issuer = DevIssuerServer(self.root / "dev-issuer").start()
         for name in SERVICES:
             self.processes[name] = self.service(name).start()
         return self
@@ -70,6 +75,8 @@ class Stack:
             self.database_url,
             {"ARC_HTTP_PORT": str(free_port()), "ARC_RELAY_POLL_SECONDS": "0.02", **extra},
         )
+        assert self.issuer is not None
+        env = {**self.issuer.service_env(), **env}
         return ServiceProcess(name, env, command, log_path=self.root / "logs" / f"{name}.log")
 
     def stop(self) -> None:
@@ -77,9 +84,14 @@ class Stack:
             process.stop()
         if self.nats:
             self.nats.stop()
+        if self.issuer:
+            self.issuer.stop()
 
     def channel(self, name: str) -> grpc.aio.Channel:
-        return grpc.aio.insecure_channel(f"127.0.0.1:{self.processes[name].grpc_port}")
+        assert self.issuer is not None
+        token = self.issuer.issuer.token("admin")
+        target = f"127.0.0.1:{self.processes[name].grpc_port}"
+        return grpc.aio.insecure_channel(target, interceptors=bearer_interceptors(token))
 
 
 async def define_outcomes(stack: Stack, network: Network) -> None:
