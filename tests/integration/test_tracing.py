@@ -22,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from arc.catalog.v1 import catalog_pb2
 from arc.evidence.v1 import evidence_pb2_grpc
+from arc_platform.auth.client import bearer_interceptors
 from arc_platform.devstack import SERVICES, wait_until
 from arc_platform.telemetry import span_record
 from tests.support.stack import ONE_TO_FOUR, Stack, attempt, eventually
@@ -73,7 +74,10 @@ async def test_one_trace_follows_an_attempt_from_the_api_to_the_read_model(
     port = stack.processes["evidence"].grpc_port
     channel = grpc.aio.insecure_channel(
         f"127.0.0.1:{port}",
-        interceptors=aio_client_interceptors(tracer_provider=provider),  # type: ignore[no-untyped-call]
+        interceptors=[
+            *aio_client_interceptors(tracer_provider=provider),  # type: ignore[no-untyped-call]
+            *bearer_interceptors(stack.token("admin")),
+        ],
     )
     with provider.get_tracer("teacher-tool").start_as_current_span("teacher records an attempt"):
         await evidence_pb2_grpc.EvidenceServiceStub(channel).RecordAttempt(
