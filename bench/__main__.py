@@ -103,6 +103,23 @@ async def one_scale(
         stack.stop()
 
 
+def report_latencies(root: Path, database_url: str | None) -> dict[str, float]:
+    """Reporting pages rendered server-side through the real app and access checks, on the
+    shaped data of issue 6 (a 35 × 60 heat map; a student with 60 outcomes and 600 attempts):
+    median milliseconds over repeated renders (arc_reporting.bench)."""
+    from arc_reporting.bench import render_times
+
+    engine = None
+    if database_url:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    folder = root / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    times = render_times(folder, runs=20, engine=engine, exports=False)
+    return {name: seconds * 1000 for name, seconds in times.items()}
+
+
 async def run_backend(backend: str, scales: list[int], seconds: float) -> dict[str, Any]:
     with backend_url(backend) as url, tempfile.TemporaryDirectory(prefix="arc-bench-") as tmp:
         root = Path(tmp)
@@ -123,7 +140,8 @@ async def run_backend(backend: str, scales: list[int], seconds: float) -> dict[s
                     )
                 )
             shutil.rmtree(scale_root, ignore_errors=True)
-        return {"raw": limits, "scales": runs}
+        reports = await asyncio.to_thread(report_latencies, root, url)
+        return {"raw": limits, "scales": runs, "reports_ms": reports}
 
 
 def ratios(result: dict[str, Any]) -> dict[str, float]:
