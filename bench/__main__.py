@@ -188,6 +188,8 @@ def print_report(results: dict[str, Any]) -> None:
                 f"{e2e['throughput_in']:.0f} / {e2e['throughput_out']:.0f}",
                 "equal",
             )
+        for page, ms in result.get("reports_ms", {}).items():
+            table.add_row(f"render {page} (median ms)", f"{ms:.0f}", "p99 < 50")
         for run in result["scales"]:
             table.add_row(
                 f"{run['attempts']:,} attempts: ingest batched / rebuild (per s)",
