@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import statistics
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,7 +23,7 @@ from arc_platform.auth.client import bearer_interceptors
 from arc_platform.auth.dev_issuer import DevIssuerServer
 from arc_platform.bus import last_sequence
 from arc_platform.devstack import SERVICES, NatsServer, ServiceProcess, free_port, service_env
-from bench.workload import SECTION_SIZE, Network
+from bench.workload import Network
 
 SCALE = catalog_pb2.ProficiencyScale(
     name="Four-point",
@@ -377,6 +376,3 @@ async def caught_up(stack: Stack, timeout: float = 600) -> float:
         await asyncio.sleep(0.2)
     await nc.close()
     return time.perf_counter() - started
-
-
-__all__ = ["SECTION_SIZE", "statistics"]
