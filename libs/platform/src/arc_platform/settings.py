@@ -26,6 +26,12 @@ class ServiceSettings(BaseSettings):
     database_schema: str | None = Field(
         None, description="PostgreSQL schema for this service's tables (default: service name)."
     )
+    keyvault_url: str | None = Field(
+        None,
+        description="The key vault of personal-data keys (arc_platform.erasure), a database "
+        "apart from every event store: postgresql://… or sqlite:///…; unset: "
+        "<data_dir>/keyvault.sqlite, shared by the services on one machine.",
+    )
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 0
     http_host: str = "127.0.0.1"
@@ -90,6 +96,13 @@ class ServiceSettings(BaseSettings):
         path = self.data_dir / self.service_name
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def keyvault(self) -> str:
+        """The key vault's database URL."""
+        if self.keyvault_url:
+            return self.keyvault_url
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{self.data_dir / 'keyvault.sqlite'}"
 
     def eventsourcing_env(self) -> dict[str, str]:
         """Environment for eventsourcing's persistence modules (see its docs)."""

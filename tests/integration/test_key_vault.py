@@ -1,0 +1,58 @@
+"""The key vault on a real database: one key per person, created on first write, gone for good
+once the person is forgotten."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from arc_platform.erasure import REMOVED, Forgotten, open_personal_data
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def vault_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'keyvault.sqlite'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+def test_what_one_process_seals_another_opens_until_the_person_is_forgotten(
+    vault_url: str,
+) -> None:
+    catalog = open_personal_data(vault_url)
+    reporting = open_personal_data(vault_url, cache_seconds=0)
+
+    sealed = catalog.seal("s-rosa", "Rosa")
+    assert reporting.open(sealed) == "Rosa"
+
+    assert catalog.forget("s-rosa") is True
+    assert reporting.open(sealed) == REMOVED
+    assert catalog.open(sealed) == REMOVED
+    assert catalog.forget("s-rosa") is False  # already forgotten: nothing changes
+    catalog.close()
+    reporting.close()
+
+
+def test_nothing_is_sealed_for_a_forgotten_person_and_no_key_comes_back(vault_url: str) -> None:
+    personal = open_personal_data(vault_url)
+    personal.seal("s-ben", "Ben")
+    personal.forget("s-ben")
+
+    with pytest.raises(Forgotten, match="s-ben"):
+        personal.seal("s-ben", "Ben again")
+    with pytest.raises(Forgotten, match="s-ben"):
+        personal.ensure_writable(["s-ada", "s-ben"])
+    assert personal.vault.key_for_reading("s-ben") is None
+    personal.ensure_writable(["s-ada"])  # others are unaffected
+    personal.close()
+
+
+def test_plain_text_and_none_pass_through_unchanged(vault_url: str) -> None:
+    personal = open_personal_data(vault_url)
+
+    assert personal.open("stored before encryption") == "stored before encryption"
+    assert personal.open(None) is None
+    assert personal.seal("s-ada", None) is None
+    personal.close()
