@@ -286,13 +286,24 @@ async def _published(js: JetStreamContext, context: str, attempt_id: str) -> boo
     return any(c.cause.attempt_id == attempt_id for c in changes_in(messages))
 
 
+async def _outcomes_published(js: JetStreamContext, outcome_ids: list[str]) -> bool:
+    messages = await read_stream(js, "catalog")
+    published = {m.event.outcome_id for m in messages if isinstance(m.event, OutcomeDefinedV1)}
+    return published >= set(outcome_ids)
+
+
 async def settle(stack: Stack, sent: LoadCount, js: JetStreamContext) -> None:
-    """Wait until evidence published everything it stored, mastery applied it all and published
-    every change, and reporting applied all of that.
+    """Wait until the catalog published every outcome it acknowledged, evidence everything it
+    stored, mastery applied it all and published every change, and reporting applied all that.
 
     Relays publish in store order, so an event recorded last is a fence: once it is on the
     stream, so is everything stored before it. The mastery fence is recorded only after mastery
     reached the end of the evidence stream, so its change is the last one mastery stores."""
+    await eventually(
+        lambda: _outcomes_published(js, sent.outcome_ids),
+        timeout=CATCH_UP_SECONDS,
+        what="the catalog to publish every outcome it acknowledged",
+    )
     load = LoadGenerator(stack, sent, students=[])
     evidence_fence = await load.fence()
     await eventually(
@@ -385,7 +396,8 @@ def check_catalog_stream(messages: list[Published], sent: LoadCount) -> None:
         if isinstance(m.event, OutcomeDefinedV1)
     )
     for outcome_id in sent.outcome_ids:
-        assert defined[(outcome_id, 1)] == 1, f"outcome {outcome_id} published {defined} times"
+        times = defined[(outcome_id, 1)]
+        assert times == 1, f"outcome {outcome_id} published {times} times"
 
 
 def check_mastery_stream(messages: list[Published]) -> dict[Pair, list[MasteryChangedV1]]:
