@@ -360,6 +360,11 @@ GRPC_ENDPOINTS: dict[str, tuple[str, GrpcCall, str]] = {
         "change",
     ),
     "DefinePerson": ("DefinePerson", lambda s: s.DefinePerson(person("p-x", "student")), "change"),
+    "ForgetStudent": (
+        "ForgetStudent",
+        lambda s: s.ForgetStudent(pb.ForgetStudentRequest(student_id="p-x")),
+        "change",
+    ),
     "ImportOneRoster": (
         "ImportOneRoster",
         # Refused by the roster's own checks when it gets that far (a bulk set would retire
@@ -506,6 +511,7 @@ HTTP_ENDPOINTS: list[HttpCall] = [
         {"json": {"role": "student", "given_name": "P", "family_name": "Y"}},
         "change",
     ),
+    ("POST", "/api/v1/people/{person_id}/forget", {"person_id": "p-y"}, {}, "change"),
 ]
 
 

@@ -15,6 +15,7 @@ from arc_platform.auth.policy import (
     AccessRequest,
     Audit,
     ChangeCatalog,
+    ForgetStudent,
     ReadCatalog,
     ReadDirectory,
     ReadOperations,
@@ -102,6 +103,7 @@ REQUESTS: dict[str, AccessRequest] = {
     "read sch-B": ReadSchool("sch-B"),
     "read catalog": ReadCatalog(),
     "change catalog": ChangeCatalog(),
+    "forget stu-1": ForgetStudent("stu-1"),
     "read operations": ReadOperations(),
     "audit (replay, verify, access log)": Audit(),
     "send xAPI statements": SendStatements(),
@@ -113,7 +115,7 @@ REQUESTS: dict[str, AccessRequest] = {
 }
 
 EVERYTHING = set(REQUESTS)
-WRITES = {name for name in REQUESTS if name.startswith(("record", "change", "send"))}
+WRITES = {name for name in REQUESTS if name.startswith(("record", "change", "forget", "send"))}
 STU_1 = {"read stu-1 (own / related)", "read person stu-1 (own / related)"}
 ALLOWED: dict[Role, set[str]] = {
     Role.STUDENT: {*STU_1, "read catalog"},
@@ -145,6 +147,7 @@ def test_the_table_covers_every_role_and_every_kind_of_request() -> None:
         "read_directory",
         "read_catalog",
         "change_catalog",
+        "forget_student",
         "read_operations",
         "audit",
         "send_statements",

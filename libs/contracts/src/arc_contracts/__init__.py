@@ -16,6 +16,7 @@ from arc_contracts.catalog_v1 import (
     ScaleDefinedV1,
     ScaleLevelV1,
     SectionDefinedV1,
+    StudentForgottenV1,
     TermDefinedV1,
 )
 from arc_contracts.envelope import Envelope, MalformedMessage, decode, encode
@@ -47,6 +48,7 @@ __all__ = [
     "ScaleDefinedV1",
     "ScaleLevelV1",
     "SectionDefinedV1",
+    "StudentForgottenV1",
     "TermDefinedV1",
     "decode",
     "encode",

@@ -13,6 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from arc_contracts.base import ContractEvent
 
+#: How personal fields travel (crypto-shredding, see ``arc_platform.erasure``).
+SEALED = (
+    "Personal data, sealed: 'enc:v1:<person_id>:<base64>' (AES-256-GCM with the person's key "
+    "from the key vault); reads as '[removed]' once the person is forgotten."
+)
+
 
 class _Part(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -167,7 +173,8 @@ class SectionDefinedV1(ContractEvent):
 
 
 class PersonDefinedV1(ContractEvent):
-    """A student, teacher, guardian or administrator, with their relationships."""
+    """A student, teacher, guardian or administrator, with their relationships. Names are
+    sealed with the person's key; ids stay plain (pseudonymous keys, not personal data)."""
 
     context: ClassVar[str] = "catalog"
     name: ClassVar[str] = "person_defined"
@@ -176,8 +183,8 @@ class PersonDefinedV1(ContractEvent):
     person_id: str
     revision: int = Field(ge=1)
     role: Literal["student", "teacher", "guardian", "administrator"]
-    given_name: str
-    family_name: str
+    given_name: str = Field(description=SEALED)
+    family_name: str = Field(description=SEALED)
     school_ids: tuple[str, ...] = ()
     guardian_of: tuple[str, ...] = Field((), description="Student ids, for guardians.")
     active: bool = True
@@ -258,6 +265,18 @@ class NetworkSettingsDefinedV1(ContractEvent):
     network_name: str
     labels: dict[str, str]
     default_scale_id: str | None = None
+
+
+class StudentForgottenV1(ContractEvent):
+    """A student was forgotten (right to erasure): their key was deleted, so every sealed
+    field about them now reads as removed. Consumers drop what they opened and show the
+    student as removed; the pseudonymous ``student_id`` stays."""
+
+    context: ClassVar[str] = "catalog"
+    name: ClassVar[str] = "student_forgotten"
+    version: ClassVar[int] = 1
+
+    student_id: str
 
 
 PolicyDefinedV1.model_rebuild()

@@ -13,7 +13,7 @@ from typing import ClassVar, Literal
 from pydantic import AwareDatetime, Field, model_validator
 
 from arc_contracts.base import ContractEvent
-from arc_contracts.catalog_v1 import ProficiencyScaleV1
+from arc_contracts.catalog_v1 import SEALED, ProficiencyScaleV1
 
 AssessmentKind = Literal[
     "test",
@@ -54,14 +54,14 @@ class AttemptRecordedV1(ContractEvent):
     attempt_number: int | None = Field(None, ge=1)
     retake_of: str | None = Field(None, description="Attempt id this is a retake of.")
     supersedes: str | None = Field(None, description="Attempt id this corrects and replaces.")
-    comment: str | None = None
+    comment: str | None = Field(None, description=SEALED)
     artifact_url: str | None = None
     source: str = Field("api", description="api, batch, xapi or csv")
     source_ref: str | None = Field(
         None, description="Where it came from, e.g. the xAPI statement id or CSV import id."
     )
     correction_reason: str | None = Field(
-        None, description="With supersedes: why the superseded attempt was wrong."
+        None, description="With supersedes: why the superseded attempt was wrong. " + SEALED
     )
 
     @model_validator(mode="after")
@@ -85,7 +85,7 @@ class AttemptVoidedV1(ContractEvent):
     attempt_id: str
     student_id: str
     outcome_id: str
-    reason: str = Field(min_length=1)
+    reason: str = Field(min_length=1, description=SEALED)
     voided_by: str
     voided_at: datetime
 

@@ -13,6 +13,7 @@ from arc_contracts.catalog_v1 import (
     PolicyDefinedV1,
     ScaleDefinedV1,
     SectionDefinedV1,
+    StudentForgottenV1,
     TermDefinedV1,
 )
 from arc_contracts.evidence_v1 import AttemptRecordedV1, AttemptVoidedV1
@@ -30,6 +31,7 @@ ALL_EVENTS: tuple[type[ContractEvent], ...] = (
     TermDefinedV1,
     OrgDefinedV1,
     NetworkSettingsDefinedV1,
+    StudentForgottenV1,
     AttemptRecordedV1,
     AttemptVoidedV1,
     MasteryChangedV1,

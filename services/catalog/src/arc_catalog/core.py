@@ -5,6 +5,10 @@ transaction, and brings the index up to date before returning the store position
 The catalog is a single writer: commands of one process are serialised by a lock, and running
 one catalog process per store is part of its deployment contract.
 
+Personal fields (a person's names, email, username) are sealed with that person's key before
+they are stored and opened when read (``arc_platform.erasure``): the stored events, the index
+and the published events hold only ciphertext.
+
 Every stored change carries its ``actor`` (who, roles, client, address, when, through which
 endpoint), asked of the ``actor`` source the catalog was opened with: in the service, the
 authenticated request being served (``arc_platform.auth``).
@@ -33,8 +37,10 @@ from arc_catalog.domain.records import (
     from_primitive,
     to_primitive,
 )
+from arc_catalog.domain.rosters import PERSONAL_FIELDS
 from arc_catalog.domain.settings import NetworkSettings, with_default_labels
 from arc_catalog.index import CatalogIndex
+from arc_platform.erasure import Forgotten, PersonalData
 
 R = TypeVar("R", bound=Record)
 T = TypeVar("T")
@@ -79,10 +85,15 @@ class CatalogCore:
     """Reading and writing records; the use cases are built on this."""
 
     def __init__(
-        self, store: CatalogStore, index: CatalogIndex, actor: ActorSource = no_actor
+        self,
+        store: CatalogStore,
+        index: CatalogIndex,
+        personal: PersonalData,
+        actor: ActorSource = no_actor,
     ) -> None:
         self.store = store
         self.index = index
+        self.personal = personal
         self.actor = actor
         self._lock = threading.RLock()
 
@@ -113,13 +124,31 @@ class CatalogCore:
     def put(
         self, record: type[R], key: str, data: Any, traceparent: str, existing: R | None = None
     ) -> R:
-        """A new record, or a revision of ``existing`` (no event when nothing changed)."""
-        primitive = to_primitive(data)
+        """A new record, or a revision of ``existing`` (no event when nothing changed).
+        Personal fields are compared opened and stored sealed."""
+        primitive = self.opened(record.kind, to_primitive(data))
         found = existing if existing is not None else self.load(record, key)
         if found is None:
-            return record(key=key, data=primitive, traceparent=traceparent, actor=self.actor())
-        found.record(primitive, traceparent, self.actor())
+            sealed = self._sealed(record.kind, key, primitive)
+            return record(key=key, data=sealed, traceparent=traceparent, actor=self.actor())
+        if primitive != self.opened(record.kind, found.data):
+            found.record(self._sealed(record.kind, key, primitive), traceparent, self.actor())
         return found
+
+    def opened(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` with its personal fields readable (or "[removed]": person forgotten)."""
+        if kind != "person":
+            return data
+        return {**data, **{f: self.personal.open(data.get(f)) for f in PERSONAL_FIELDS}}
+
+    def _sealed(self, kind: str, key: str, data: dict[str, Any]) -> dict[str, Any]:
+        if kind != "person":
+            return data
+        try:
+            seal = self.personal.writer(key)
+        except Forgotten as forgotten:
+            raise InvalidDefinition(f"{kind}_id", str(forgotten)) from None
+        return {**data, **{f: seal(data.get(f)) for f in PERSONAL_FIELDS}}
 
     def save(self, *records: Record) -> int | None:
         """Save every change in one transaction; index it; return the position reached."""

@@ -36,6 +36,7 @@ from arc_catalog.usecases.imports import ImportResult
 from arc_platform.auth import (
     Access,
     ChangeCatalog,
+    ForgetStudent,
     GrpcRule,
     ReadCatalog,
     ReadPerson,
@@ -101,6 +102,7 @@ ACCESS_RULES: dict[str, GrpcRule] = {
     f"{SERVICE}/Enroll": _change,
     f"{SERVICE}/Unenroll": _change,
     f"{SERVICE}/DefinePerson": _change,
+    f"{SERVICE}/ForgetStudent": lambda request: ForgetStudent(request.student_id),
     f"{SERVICE}/ImportOneRoster": _change,
     f"{SERVICE}/SetNetworkSettings": _change,
 }
@@ -495,6 +497,11 @@ class CatalogServicer(catalog_pb2_grpc.CatalogServiceServicer):
         return pb.ListPeopleResponse(
             people=[msg.person_message(p) for p in shown],
             next_page_token=found[-1].key if more and found else "",
+        )
+
+    async def ForgetStudent(self, request: pb.ForgetStudentRequest, context: Context) -> pb.Saved:
+        return await self.command(
+            context, lambda tp: self.catalog.forget_student(request.student_id.strip(), tp)
         )
 
     # --- settings ----------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from arc_platform.auth import (
     Access,
     AccessRequest,
     ChangeCatalog,
+    ForgetStudent,
     HttpRule,
     ReadCatalog,
     ReadPerson,
@@ -125,6 +126,7 @@ ACCESS_RULES: dict[str, HttpRule] = {
     "POST /api/v1/sections/{section_id}/enrollments": _change,
     "DELETE /api/v1/sections/{section_id}/enrollments/{person_id}": _change,
     "PUT /api/v1/people/{person_id}": _change,
+    "POST /api/v1/people/{person_id}/forget": lambda r: ForgetStudent(r.path_params["person_id"]),
 }
 
 
@@ -511,6 +513,13 @@ def create_app(
     async def put_person(person_id: str, person: Person) -> Saved:
         """A person; a guardian lists the students they are guardian of."""
         return await command(lambda tp: catalog.define_person(person_id, person, tp))
+
+    @app.post("/api/v1/people/{person_id}/forget", tags=["people"])
+    async def forget_student(person_id: str) -> Saved:
+        """Right to erasure: the student's key is deleted, so their names, and comments about
+        them, read as "[removed]" everywhere; their events stay (pseudonymous ids, scores)
+        and nothing more can be recorded about them. Network administrators only."""
+        return await command(lambda tp: catalog.forget_student(person_id, tp))
 
     return app
 

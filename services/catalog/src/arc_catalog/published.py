@@ -1,7 +1,9 @@
 """The one place that knows both the catalog's stored events and its published contracts.
 
 Every stored catalog event carries a whole definition, so each one maps to one published event
-with the whole current definition and its revision (the aggregate version).
+with the whole current definition and its revision (the aggregate version). Personal fields are
+published as stored: sealed (``arc_platform.erasure``). A forgotten person becomes
+``student_forgotten``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from arc_catalog.domain.outcomes import FrameworkDefinition
 from arc_catalog.domain.policies import Policy
 from arc_catalog.domain.records import (
     OutcomeState,
+    PersonRecord,
     ScaleSnapshot,
     from_primitive,
     record_type_of,
@@ -36,11 +39,14 @@ from arc_contracts import (
     ScaleDefinedV1,
     ScaleLevelV1,
     SectionDefinedV1,
+    StudentForgottenV1,
     TermDefinedV1,
 )
 
 
 def translate(domain_event: Any) -> ContractEvent | None:
+    if isinstance(domain_event, PersonRecord.Forgotten):
+        return StudentForgottenV1(student_id=domain_event.key)
     record = record_type_of(domain_event)
     if record is None:
         return None

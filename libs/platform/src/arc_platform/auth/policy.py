@@ -11,7 +11,7 @@ opens it.
 | guardian      | read the records of the students they are guardian of                   |
 | teacher       | read students in sections they teach; enter evidence only there         |
 | leader        | read students, sections and reports of their school(s)                  |
-| network_admin | everything, including catalog changes                                    |
+| network_admin | everything, including catalog changes and forgetting a student           |
 | auditor       | read everything, replay and verify; no changes                          |
 | integrator    | subscribe to published mastery (and warning) events; nothing else       |
 | tool          | send xAPI statements (evidence) and read them back; nothing else        |
@@ -99,6 +99,15 @@ class ChangeCatalog:
 
 
 @dataclass(frozen=True)
+class ForgetStudent:
+    """Forget a student for good (right to erasure): their personal data becomes unreadable
+    everywhere. A network administrator's decision only."""
+
+    student_id: str
+    kind: Literal["forget_student"] = "forget_student"
+
+
+@dataclass(frozen=True)
 class ReadOperations:
     """Operational state: projection positions, lags."""
 
@@ -143,6 +152,7 @@ AccessRequest = (
     | ReadDirectory
     | ReadCatalog
     | ChangeCatalog
+    | ForgetStudent
     | ReadOperations
     | Audit
     | SendStatements
@@ -228,7 +238,7 @@ def _about(request: ReadStudent | ReadPerson) -> str:
 
 
 def _auditor(request: AccessRequest) -> str:
-    if isinstance(request, RecordEvidence | ChangeCatalog | SendStatements):
+    if isinstance(request, RecordEvidence | ChangeCatalog | ForgetStudent | SendStatements):
         return ""
     return "auditors read everything, replay and verify"
 

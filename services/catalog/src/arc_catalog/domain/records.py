@@ -189,8 +189,24 @@ class SectionRecord(Typed[Section]):
 
 
 class PersonRecord(Typed[Person]):
+    """A person; once forgotten (right to erasure), their key is gone and their sealed
+    fields can no longer be read. The events stay."""
+
     kind = "person"
     state_type = Person
+
+    class Forgotten(Aggregate.Event):
+        key: str
+        traceparent: str
+        actor: Actor | None
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.forgotten = True
+
+    forgotten = False
+
+    def forget(self, traceparent: str = "", actor: Actor | None = None) -> None:
+        self.trigger_event(self.Forgotten, key=self.key, traceparent=traceparent, actor=actor)
 
 
 class SettingsRecord(Typed[NetworkSettings]):

@@ -135,6 +135,11 @@ class Person:
     source: Source = "api"
 
 
+#: A person's fields that are personal data: stored sealed with the person's own key
+#: (crypto-shredding, ``arc_platform.erasure``). Ids, roles and links stay plain.
+PERSONAL_FIELDS = ("given_name", "family_name", "email", "username")
+
+
 def person_problems(person_id: str, person: Person) -> list[Violation]:
     problems = id_problems("person_id", person_id)
     if person.role not in ROLES:

@@ -190,8 +190,9 @@ class ImportCases(CatalogCore):
         changed: list[Record] = []
         people = self.index.keys("person", {"source": "oneroster", "status": "active"})
         sections = self.index.keys("section", {"source": "oneroster"})
+        forgotten = self.personal.vault.forgotten_among(people)  # removed already: left as is
         for key in people if "users.csv" in roster.bulk else ():
-            if key not in roster.people:
+            if key not in roster.people and key not in forgotten:
                 person = self.require(PersonRecord, key)
                 self.put(
                     PersonRecord, key, replace(person.state, active=False), traceparent, person

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 from arc_catalog.core import CatalogCore, Saved, Versioned, checked
 from arc_catalog.domain.errors import InvalidDefinition, Violation
@@ -171,6 +171,11 @@ class RosterCases(CatalogCore):
                 problems.append(
                     Violation(field or at, f"{person_id!r} is a {entry.data['role']}, not a {role}")
                 )
+        forgotten = self.personal.vault.forgotten_among(people.values())
+        for at, person_id in people.items():
+            if person_id in forgotten:
+                description = f"{person_id!r} was forgotten (right to erasure)"
+                problems.append(Violation(field or at, description))
         return problems
 
     # --- people ------------------------------------------------------------------------------
@@ -190,7 +195,8 @@ class RosterCases(CatalogCore):
             return self.saved(self.put(PersonRecord, person_id, person, traceparent))
 
     def get_person(self, person_id: str, revision: int | None = None) -> Versioned[Person]:
-        return self.versioned(self.require(PersonRecord, person_id, revision))
+        record = self.require(PersonRecord, person_id, revision)
+        return Versioned(record.key, record.revision, self._person(record.data))
 
     def list_people(
         self,
@@ -202,13 +208,13 @@ class RosterCases(CatalogCore):
     ) -> list[Versioned[Person]]:
         where = {"role": role, "school": school_id, "guardian_of": guardian_of}
         return [
-            Versioned(e.key, e.revision, _person(e.data))
+            Versioned(e.key, e.revision, self._person(e.data))
             for e in self.index.entries("person", where, after=after, limit=limit)
         ]
 
-
-def _person(data: dict[str, object]) -> Person:
-    return from_primitive(Person, data)
+    def _person(self, data: dict[str, Any]) -> Person:
+        """A person as stored, with their personal fields opened."""
+        return from_primitive(Person, self.opened("person", data))
 
 
 def _added(ids: tuple[str, ...], person_id: str) -> tuple[str, ...]:
