@@ -15,6 +15,8 @@ from opentelemetry.instrumentation.grpc import (
     filters,
 )
 
+from arc_platform.limits import GRPC_MAX_MESSAGE_BYTES
+
 AddServicer = Callable[[grpc.aio.Server], None]
 
 
@@ -80,14 +82,19 @@ async def start_server(
     service_names: Iterable[str],
     health_servicer: health.aio.HealthServicer | None = None,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+    max_message_bytes: int = GRPC_MAX_MESSAGE_BYTES,
 ) -> tuple[grpc.aio.Server, int]:
     """Start a traced gRPC server with the standard health service (``health_servicer``, to
     set more statuses later, e.g. readiness); returns it and its port. ``interceptors`` run
-    inside the tracing one (e.g. the access guard of ``arc_platform.auth``)."""
+    inside the tracing one (e.g. the access guard of ``arc_platform.auth``). A received
+    message over ``max_message_bytes`` is refused with RESOURCE_EXHAUSTED, unread."""
     # Health probes (every few seconds from Docker and Kubernetes) are not traced.
     untraced_health = filters.negate(filters.health_check())  # type: ignore[no-untyped-call]
     interceptor = aio_server_interceptor(filter_=untraced_health)  # type: ignore[no-untyped-call]
-    server = grpc.aio.server(interceptors=[interceptor, *interceptors])
+    server = grpc.aio.server(
+        interceptors=[interceptor, *interceptors],
+        options=[("grpc.max_receive_message_length", max_message_bytes)],
+    )
     for add in add_servicers:
         add(server)
     health_servicer = health_servicer or health.aio.HealthServicer()

@@ -87,6 +87,7 @@ async def run(
         wiring.service_names,
         health_servicer,
         wiring.interceptors,
+        settings.grpc_max_message_bytes,
     )
     log.info("%s serving gRPC on %s:%s", settings.service_name, settings.grpc_host, port)
     # Imported here: readiness reads the consumers, whose module imports this one.

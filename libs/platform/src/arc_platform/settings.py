@@ -10,10 +10,14 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from arc_platform.limits import Limits
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(Limits):
+    """Also the request limits every service enforces (:mod:`arc_platform.limits`)."""
+
     model_config = SettingsConfigDict(env_prefix="ARC_", extra="ignore")
 
     service_name: str = Field(description="Name used in logs, traces and CloudEvents source.")

@@ -55,6 +55,7 @@ from arc_platform.auth import (
     ReadSection,
     current_request,
 )
+from arc_platform.limits import Limits, limit_request_bodies
 from arc_platform.telemetry import current_traceparent
 
 T = TypeVar("T")
@@ -189,7 +190,10 @@ class TreeOut:
 
 
 def create_app(
-    catalog: Catalog, access: Access, on_recorded: Callable[[], None] = lambda: None
+    catalog: Catalog,
+    access: Access,
+    on_recorded: Callable[[], None] = lambda: None,
+    limits: Limits | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Mastery Arc catalog",
@@ -197,6 +201,8 @@ def create_app(
         description=__doc__,
         dependencies=[access.http(ACCESS_RULES)],
     )
+    # CASE packages and OneRoster archives may be larger than other bodies.
+    limit_request_bodies(app, limits or Limits(), uploads=("/api/v1/imports/",))
 
     async def query(work: Callable[[], T]) -> T:
         return await asyncio.to_thread(work)

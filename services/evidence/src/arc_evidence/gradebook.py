@@ -144,6 +144,18 @@ def student_ids(text: str) -> list[str]:
     return list(found)
 
 
+def data_lines(text: str) -> int:
+    """How many data lines (not blank, after the header) :func:`parse_gradebook` would read:
+    what the upload's line limit counts, before anything else is checked."""
+    text = text.lstrip("\ufeff")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return 0
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter_of(lines[0]))
+    next(reader, [])
+    return sum(1 for cells in reader if any(cell.strip() for cell in cells))
+
+
 class _Reading:
     def __init__(
         self,

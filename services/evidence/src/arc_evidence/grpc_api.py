@@ -30,6 +30,7 @@ from arc_evidence.grpc_messages import (
 from arc_evidence.rules import Problem, Rejected
 from arc_platform.auth import AccessRequest, GrpcRule, ReadStudent, RecordEvidence
 from arc_platform.grpc_server import FieldViolation, abort_with
+from arc_platform.limits import Limits
 from arc_platform.telemetry import current_traceparent
 
 T = TypeVar("T")
@@ -55,9 +56,15 @@ ACCESS_RULES: dict[str, GrpcRule] = {
 
 
 class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
-    def __init__(self, app: EvidenceApplication, on_recorded: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        app: EvidenceApplication,
+        on_recorded: Callable[[], None],
+        max_batch_rows: int | None = None,
+    ) -> None:
         self.app = app
         self.on_recorded = on_recorded
+        self.max_batch_rows = max_batch_rows or Limits().max_batch_items
 
     async def _call(
         self,
@@ -124,6 +131,9 @@ class EvidenceServicer(evidence_pb2_grpc.EvidenceServiceServicer):
     async def RecordBatch(
         self, request: pb.RecordBatchRequest, context: grpc.aio.ServicerContext
     ) -> pb.RecordBatchResponse:
+        if len(request.rows) > self.max_batch_rows:  # refused whole, like a bad field
+            too_many = f"{len(request.rows)} rows; the limit is {self.max_batch_rows}"
+            await abort_with(context, [FieldViolation("rows", too_many)])
         request.recorded_by = await self._recorder(context, request.recorded_by)
         parser = Parser()
         drafts = batch_drafts(request, parser)

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from arc_evidence.application import Contention, Correction, EvidenceApplication, Written
 from arc_evidence.authorship import NotTheCaller, recorder
-from arc_evidence.gradebook import ImportOptions, student_ids
+from arc_evidence.gradebook import ImportOptions, data_lines, student_ids
 from arc_evidence.http_models import (
     AttemptIn,
     BatchIn,
@@ -58,11 +58,13 @@ from arc_platform.auth import (
     RecordEvidence,
     SendStatements,
 )
+from arc_platform.limits import Limits, TooMany, check_count, limit_request_bodies
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 STATUS_CODES = {"invalid": 400, "not_found": 404, "conflict": 409}
-MAX_CSV_BYTES = 5_000_000
+#: Uploads: the larger body limit (``ARC_MAX_UPLOAD_BYTES``).
+UPLOADS = ("/api/v1/imports/", "/xapi/statements")
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Traceparent = Annotated[str | None, Header()]
 STUDENT = "/api/v1/students/{student_id}"
@@ -91,11 +93,11 @@ async def _class_batch(request: Request) -> list[AccessRequest]:
 
 async def _gradebook(request: Request) -> Asked:
     """A batch of every student the file names (in ``section_id`` when given). A file that
-    names none (no student column, unreadable, too large) can record nothing: what it gets
+    names none (no student column, unreadable) can record nothing: what it gets
     back is the check of its header against the catalog, which every role may read."""
     body = await request.body()
     try:
-        named = student_ids(body.decode("utf-8-sig")) if len(body) <= MAX_CSV_BYTES else []
+        named = student_ids(body.decode("utf-8-sig"))
     except UnicodeDecodeError:
         named = []
     section = request.query_params.get("section_id")
@@ -134,10 +136,18 @@ def create_app(
     access: Access,
     on_recorded: Callable[[], None],
     catalog_positions: Callable[[], dict[str, int]] = dict,
+    limits: Limits | None = None,
 ) -> FastAPI:
+    limits = limits or Limits()
     api = FastAPI(
         title="Mastery Arc evidence", version="1", dependencies=[access.http(ACCESS_RULES)]
     )
+    limit_request_bodies(api, limits, UPLOADS)
+
+    @api.exception_handler(TooMany)
+    def _too_many(_: Request, exc: TooMany) -> JSONResponse:
+        violations = [{"field": exc.field, "description": exc.description}]
+        return JSONResponse({"detail": str(exc), "violations": violations}, 413)
 
     @api.exception_handler(Refused)
     def _refused(_: Request, exc: Refused) -> JSONResponse:
@@ -198,6 +208,7 @@ def create_app(
         body: BatchIn, key: IdempotencyKey = None, traceparent: Traceparent = None
     ) -> dict[str, Any]:
         """Record a class's scores on one assessment: all rows, or none and every bad row."""
+        check_count("rows", len(body.rows), limits.max_batch_items, "rows")
         body = body.model_copy(update={"recorded_by": the_recorder(body.recorded_by)})
         drafts = body.drafts()
         written = run(
@@ -311,12 +322,11 @@ def create_app(
         would be recorded and every line at fault; otherwise every line is recorded, or none."""
         recorded_by = the_recorder(recorded_by)
         body = await request.body()
-        if len(body) > MAX_CSV_BYTES:
-            raise refused(413, [("body", f"more than {MAX_CSV_BYTES} bytes")])
         try:
             text = body.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise refused(400, [("body", f"not UTF-8 text: {exc.reason}")]) from exc
+        check_count("body", data_lines(text), limits.max_csv_rows, "lines")
         try:
             zone = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -365,5 +375,5 @@ def create_app(
         return statement_json(found)
 
     api.include_router(v1)
-    api.include_router(xapi_router(app, on_recorded, access))
+    api.include_router(xapi_router(app, on_recorded, access, limits.max_batch_items))
     return api

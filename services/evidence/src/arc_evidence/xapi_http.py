@@ -40,7 +40,6 @@ STATUS_CODES = {"invalid": 400, "not_found": 404, "conflict": 409}
 ID_PARAMETERS = ("statementId", "voidedStatementId")
 #: Parameters allowed beside statementId / voidedStatementId.
 FORMAT_PARAMETERS = ("attachments", "format")
-MAX_BODY_BYTES = 5_000_000
 XAPI_ACCESS_RULES: dict[str, HttpRule] = {
     "GET /xapi/about": PUBLIC,
     "PUT /xapi/statements": lambda _request: SendStatements(),
@@ -82,9 +81,7 @@ async def json_body(request: Request) -> Any:
         raise Refusal(error(400, [("attachments", "attachments are not supported")]))
     if content_type != "application/json":
         raise Refusal(error(400, [("Content-Type", "must be application/json")]))
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise Refusal(error(413, [("body", f"more than {MAX_BODY_BYTES} bytes")]))
+    body = await request.body()  # no larger than the upload limit (arc_platform.limits)
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -92,7 +89,10 @@ async def json_body(request: Request) -> Any:
 
 
 def xapi_router(
-    app: EvidenceApplication, on_recorded: Callable[[], None], access: Access
+    app: EvidenceApplication,
+    on_recorded: Callable[[], None],
+    access: Access,
+    max_statements: int = 1000,
 ) -> APIRouter:
     router = APIRouter(prefix="/xapi")
 
@@ -139,6 +139,9 @@ def xapi_router(
                 raise Refusal(error(400, [("method", "alternate request syntax unsupported")]))
             raw = await json_body(request)
             listed = isinstance(raw, list)
+            if listed and len(raw) > max_statements:
+                count = f"{len(raw)} statements; the limit is {max_statements}"
+                raise Refusal(error(413, [("body", count)]))
             ids = await store(raw if listed else [raw], None, listed)
         except Refusal as refusal:
             return refusal.response

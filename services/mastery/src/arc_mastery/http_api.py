@@ -18,6 +18,7 @@ from arc_mastery.application import (
 from arc_mastery.rollups import RollUp
 from arc_mastery.standing import Explanation, Standing
 from arc_platform.auth import PUBLIC, Access, AccessEntry, Audit, HttpRule, ReadStudent
+from arc_platform.limits import Limits, limit_request_bodies
 
 STUDENT = "/api/v1/students/{student_id}"
 
@@ -101,10 +102,11 @@ def access_entry_json(entry: AccessEntry) -> dict[str, Any]:
     }
 
 
-def create_app(app: MasteryApplication, access: Access) -> FastAPI:
+def create_app(app: MasteryApplication, access: Access, limits: Limits | None = None) -> FastAPI:
     api = FastAPI(
         title="Mastery Arc mastery", version="1", dependencies=[access.http(ACCESS_RULES)]
     )
+    limit_request_bodies(api, limits or Limits())
 
     @api.get("/healthz")
     def healthz() -> dict[str, str]:

@@ -21,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arc_platform.auth import Access
+from arc_platform.limits import Limits, limit_request_bodies
 from arc_reporting.access import HTTP_RULES, TokenCookie
 from arc_reporting.clients import (
     ClassEntry,
@@ -285,6 +286,7 @@ def create_app(
     access: Access,
     *,
     dev_sign_in: bool = False,
+    limits: Limits | None = None,
 ) -> FastAPI:
     """The API and pages, every route checked by ``access``; ``dev_sign_in`` offers the demo
     users of the development issuer on the sign-in page (never in production)."""
@@ -298,6 +300,7 @@ def create_app(
     app.state.access = access
     app.state.dev_sign_in = dev_sign_in
     app.add_middleware(TokenCookie)
+    limit_request_bodies(app, limits or Limits())
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
