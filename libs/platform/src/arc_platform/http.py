@@ -10,6 +10,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from arc_platform.runner import Loop
+from arc_platform.unavailable import install_http_handlers
 
 
 class EmbeddedHttpServer(uvicorn.Server):
@@ -22,6 +23,7 @@ class EmbeddedHttpServer(uvicorn.Server):
 
 def http_loop(app: FastAPI, host: str, port: int) -> Loop:
     """A background loop (for ``Wiring.loops``) serving ``app`` until the service stops."""
+    install_http_handlers(app)  # the store away: 503 + Retry-After, whatever the route
     # log_config=None: uvicorn's records go to the root logger, i.e. the service's JSON lines.
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", log_config=None)
     server = EmbeddedHttpServer(config)

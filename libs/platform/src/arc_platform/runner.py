@@ -19,6 +19,7 @@ from arc_contracts.registry import CONTEXTS
 from arc_platform import bus, logs, telemetry
 from arc_platform.grpc_server import AddServicer, start_server
 from arc_platform.settings import ServiceSettings
+from arc_platform.unavailable import StoreUnavailableInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ async def run(
         wiring.servicers,
         wiring.service_names,
         health_servicer,
-        wiring.interceptors,
+        [StoreUnavailableInterceptor(), *wiring.interceptors],
         settings.grpc_max_message_bytes,
     )
     log.info("%s serving gRPC on %s:%s", settings.service_name, settings.grpc_host, port)
