@@ -1,4 +1,4 @@
-"""Every role against every reporting page, API route and export, in-process behind the real
+"""Every role against every reporting page, API route, export and gRPC method, in-process behind
 access guard (tokens from a dev issuer, relationships from the catalog's events).
 
 Riverside: section sec-6a of school sch-1 is taught by t-ada and has s-maya (guardian g-rosa),
@@ -8,19 +8,24 @@ l-kim) is another school's class.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 import sqlalchemy as sa
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from google.protobuf.message import Message
 
-from arc.reporting.v1 import reporting_pb2
+from arc.reporting.v1 import reporting_pb2, reporting_pb2_grpc
 from arc_platform.auth import Role
+from arc_platform.auth.client import bearer_interceptors
 from arc_platform.auth.dev_issuer import DemoUser
+from arc_platform.grpc_server import start_server
 from arc_reporting import http_api, pages, signin
 from arc_reporting.access import COOKIE, GRPC_RULES, HTTP_RULES
+from arc_reporting.grpc_api import ReportingServicer
 from arc_reporting.http_api import create_app
 from arc_reporting.read_model import ReportingReadModel
 from tests.support.reporting import SignedIn, Story, riverside
@@ -125,6 +130,64 @@ def test_every_role_against_every_reporting_page_api_and_export(
             if status != want:
                 wrong.append(f"{caller} GET {path}: {status}, expected {want}")
     assert wrong == []
+
+
+DENIED = grpc.StatusCode.PERMISSION_DENIED
+GrpcCall = Callable[[reporting_pb2_grpc.ReportingServiceStub], Awaitable[Message]]
+#: method → the call, and the scopes that may make it
+GRPC_ENDPOINTS: dict[str, tuple[GrpcCall, str]] = {
+    "GetStudentOutcome": (
+        lambda s: s.GetStudentOutcome(
+            reporting_pb2.GetStudentOutcomeRequest(student_id="s-maya", outcome_id="ratios")
+        ),
+        STUDENT,
+    ),
+    "GetProjectionStatus": (
+        lambda s: s.GetProjectionStatus(reporting_pb2.ProjectionStatusRequest()),
+        NETWORK,
+    ),
+}
+
+
+async def grpc_code(port: int, token: str | None, call: GrpcCall) -> grpc.StatusCode:
+    """The status of ``call`` made with ``token`` (None: without one)."""
+    interceptors = bearer_interceptors(token) if token is not None else None
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", interceptors=interceptors) as c:
+        try:
+            await call(reporting_pb2_grpc.ReportingServiceStub(c))
+        except grpc.aio.AioRpcError as exc:
+            return exc.code()
+    return grpc.StatusCode.OK
+
+
+async def test_every_role_against_every_reporting_grpc_method(
+    story: Story, signed_in: SignedIn
+) -> None:
+    servicer = ReportingServicer(story.model)
+    server, port = await start_server(
+        "127.0.0.1",
+        0,
+        [lambda s: reporting_pb2_grpc.add_ReportingServiceServicer_to_server(servicer, s)],
+        ["arc.reporting.v1.ReportingService"],
+        interceptors=[signed_in.access.grpc(GRPC_RULES)],
+    )
+    wrong = []
+    try:
+        for caller, (user, scope) in CALLERS.items():
+            token = signed_in.token(user)
+            for name, (call, allowed) in GRPC_ENDPOINTS.items():
+                want = grpc.StatusCode.OK if scope and scope in allowed else DENIED
+                got = await grpc_code(port, token, call)
+                if got != want:
+                    wrong.append(f"{caller} {name}: {got.name}, expected {want.name}")
+        for name, (call, _) in GRPC_ENDPOINTS.items():
+            got = await grpc_code(port, None, call)
+            if got != grpc.StatusCode.UNAUTHENTICATED:
+                wrong.append(f"no token {name}: {got.name}, expected UNAUTHENTICATED")
+    finally:
+        await server.stop(None)
+    assert wrong == []
+    assert set(GRPC_ENDPOINTS) == {m.split("/")[-1] for m in GRPC_RULES}
 
 
 def test_without_a_token_the_api_says_401_and_pages_ask_to_sign_in(client: TestClient) -> None:
