@@ -1,5 +1,5 @@
 """Every role against every reporting page, API route, export and gRPC method, in-process behind
-access guard (tokens from a dev issuer, relationships from the catalog's events).
+the real access guard (tokens from a dev issuer, relationships from the catalog's events).
 
 Riverside: section sec-6a of school sch-1 is taught by t-ada and has s-maya (guardian g-rosa),
 s-noah and s-zoe; l-lee leads sch-1. sec-9z of sch-2 (teacher t-bob, student s-ian, leader
