@@ -278,7 +278,10 @@ class PersonSealer:
     key: bytes
 
     def __call__(self, text: str | None) -> str | None:
-        return None if text is None else seal(self.key, self.person_id, text)
+        return None if text is None else self.text(text)
+
+    def text(self, text: str) -> str:
+        return seal(self.key, self.person_id, text)
 
 
 def open_personal_data(url: str, cache_seconds: float = 5.0) -> PersonalData:

@@ -21,6 +21,7 @@ from arc_evidence.http_api import create_app
 from arc_platform.auth import access_for, current_request
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
+from arc_platform.erasure import open_personal_data
 from arc_platform.http import http_loop
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
@@ -58,6 +59,7 @@ def open_store(
         catalog=catalog,
         require_roster=settings.evidence_require_roster,
         actor=actor,
+        personal=open_personal_data(settings.keyvault()),
     )
 
 

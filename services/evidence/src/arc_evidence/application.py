@@ -6,6 +6,10 @@ another writer appended to the same student first, the save fails on the aggrega
 the whole request is re-read, re-checked and retried, so nothing is lost and nothing is counted
 twice. Every stored change carries its ``actor``, asked of the ``actor`` source the application
 was made with (in the service: the authenticated request being served).
+
+Free text about a student (comments, correction and void reasons) is sealed with the student's
+key before it is recorded and opened when read (``arc_platform.erasure``); nothing is recorded
+about a forgotten student.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from arc_evidence.domain import (
     AttemptState,
     IdempotencyRecord,
     StudentEvidence,
+    Void,
     XapiStatement,
     idempotency_aggregate_id,
     statement_aggregate_id,
@@ -50,6 +55,7 @@ from arc_evidence.rules import (
     plan_batch,
     prepare,
 )
+from arc_platform.erasure import Forgotten, PersonalData, PersonSealer
 
 #: Rows of attempt ids: one row per item (or batch row), one id per outcome.
 AttemptIds = tuple[tuple[str, ...], ...]
@@ -104,6 +110,7 @@ class Session:
         #: Who makes the request: stored with every event it records.
         self.actor = actor
         self.touched: dict[UUID, Aggregate] = {}
+        self._sealers: dict[str, PersonSealer | None] = {}
 
     def student(self, student_id: str) -> StudentEvidence:
         """The student's evidence, opened if they have none yet."""
@@ -114,6 +121,7 @@ class Session:
         return found
 
     def existing_student(self, student_id: str) -> StudentEvidence | None:
+        self._sealer(student_id)  # nothing is written about a forgotten student
         found = self._load(student_aggregate_id(student_id))
         return found if isinstance(found, StudentEvidence) else None
 
@@ -123,6 +131,34 @@ class Session:
 
     def add(self, aggregate: Aggregate) -> None:
         self.touched[aggregate.id] = aggregate
+
+    def sealed(self, new: NewAttempt) -> NewAttempt:
+        """``new`` with its free text sealed with its student's key."""
+        seal = self._sealer(new.student_id)
+        if seal is None:
+            return new
+        return dataclasses.replace(
+            new, comment=seal(new.comment), correction_reason=seal(new.correction_reason)
+        )
+
+    def sealed_reason(self, student_id: str, reason: str) -> str:
+        """A void's reason, sealed (an empty one is left for the rules to refuse)."""
+        seal = self._sealer(student_id)
+        if seal is None or not reason.strip():
+            return reason
+        return seal.text(reason.strip())
+
+    def opened(self, new: NewAttempt) -> NewAttempt:
+        return opened_attempt(self.app.personal, new)
+
+    def _sealer(self, student_id: str) -> PersonSealer | None:
+        if student_id not in self._sealers:
+            personal = self.app.personal
+            try:
+                self._sealers[student_id] = personal.writer(student_id) if personal else None
+            except Forgotten as forgotten:
+                raise Rejected([Problem("student_id", str(forgotten))]) from None
+        return self._sealers[student_id]
 
     def _load(self, aggregate_id: UUID) -> Aggregate | None:
         if aggregate_id not in self.touched:
@@ -156,6 +192,7 @@ class EvidenceApplication(Application[UUID]):
         require_roster: bool = False,
         clock: Callable[[], datetime] = utc_now,
         actor: Callable[[], Actor | None] = no_actor,
+        personal: PersonalData | None = None,
     ) -> None:
         super().__init__(env)
         # Writers in one process take turns: a class batch touches 35 students, and concurrent
@@ -166,6 +203,8 @@ class EvidenceApplication(Application[UUID]):
         self.require_roster = require_roster
         self.clock = clock
         self.actor = actor
+        #: Seals and opens free text about students (None: stored as given, e.g. in tests).
+        self.personal = personal
 
     # Writes ----------------------------------------------------------------------------------
 
@@ -210,7 +249,8 @@ class EvidenceApplication(Application[UUID]):
                 raise Rejected(problems)
             for attempts in rows:
                 for new in attempts:
-                    session.student(new.student_id).record(new, traceparent, session.actor)
+                    sealed = session.sealed(new)
+                    session.student(new.student_id).record(sealed, traceparent, session.actor)
             return tuple(tuple(a.attempt_id for a in attempts) for attempts in rows)
 
         request = {"section_id": section_id, "rows": [dataclasses.asdict(d) for d in drafts]}
@@ -230,8 +270,9 @@ class EvidenceApplication(Application[UUID]):
 
         def work(session: Session) -> AttemptIds:
             student = session.existing_student(student_id) or StudentEvidence(student_id=student_id)
+            sealed = session.sealed_reason(student_id, reason)
             student.void(
-                attempt_id, reason, voided_by, session.checks.now, traceparent, session.actor
+                attempt_id, sealed, voided_by, session.checks.now, traceparent, session.actor
             )
             session.add(student)
             return ((attempt_id,),)
@@ -257,7 +298,7 @@ class EvidenceApplication(Application[UUID]):
             if problems:
                 found = attempt_id in student.attempts
                 raise Rejected(problems, "conflict" if found else "not_found")
-            original = student.attempts[attempt_id].attempt
+            original = session.opened(student.attempts[attempt_id].attempt)
             draft = corrected_draft(original, correction)
             # A correction fixes evidence already given: the student need not be enrolled now.
             checks = dataclasses.replace(session.checks, require_roster=False)
@@ -271,7 +312,7 @@ class EvidenceApplication(Application[UUID]):
             new = dataclasses.replace(
                 new, supersedes=attempt_id, correction_reason=correction.reason.strip()
             )
-            student.record(new, traceparent, session.actor)
+            student.record(session.sealed(new), traceparent, session.actor)
             return ((new.attempt_id,),)
 
         request = {
@@ -295,7 +336,8 @@ class EvidenceApplication(Application[UUID]):
             student: StudentEvidence = self.repository.get(student_aggregate_id(student_id))
         except AggregateNotFoundError:
             return []
-        return student.history(outcome_id, assessed_from, assessed_until, include_voided)
+        found = student.history(outcome_id, assessed_from, assessed_until, include_voided)
+        return [opened_state(self.personal, state) for state in found]
 
     # The one way to write --------------------------------------------------------------------
 
@@ -370,6 +412,26 @@ class EvidenceApplication(Application[UUID]):
 
 
 _NO_REASON = Problem("reason", "a correction needs a reason")
+
+
+def opened_attempt(personal: PersonalData | None, new: NewAttempt) -> NewAttempt:
+    """``new`` with its free text readable ("[removed]" once its student is forgotten)."""
+    if personal is None:
+        return new
+    return dataclasses.replace(
+        new,
+        comment=personal.open(new.comment),
+        correction_reason=personal.open(new.correction_reason),
+    )
+
+
+def opened_state(personal: PersonalData | None, state: AttemptState) -> AttemptState:
+    if personal is None:
+        return state
+    void = state.void
+    if void is not None:
+        void = Void(personal.open(void.reason) or "", void.voided_by, void.voided_at)
+    return dataclasses.replace(state, attempt=opened_attempt(personal, state.attempt), void=void)
 
 
 def corrected_draft(original: NewAttempt, correction: Correction) -> AttemptDraft:

@@ -120,7 +120,7 @@ def _map(session: Session, stored: XapiStatement, body: dict[str, Any], tracepar
         else:
             student = session.student(mapped.draft.student_id)
             for new in attempts:
-                student.record(new, traceparent, session.actor)
+                student.record(session.sealed(new), traceparent, session.actor)
             stored.mapped(student.student_id, [a.attempt_id for a in attempts])
             return
     stored.mapping_failed([[p.field, p.description] for p in problems])
