@@ -146,7 +146,15 @@ def configure(service_name: str, exporter: SpanExporter | None = None) -> Tracer
 
 
 def tracer(name: str) -> trace.Tracer:
-    return trace.get_tracer(name)
+    """One tracer per name (asking the provider for it on every message cost more than the
+    span). The global provider is set once per process, so a tracer never goes stale."""
+    found = _tracers.get(name)
+    if found is None:
+        found = _tracers[name] = trace.get_tracer(name)
+    return found
+
+
+_tracers: dict[str, trace.Tracer] = {}
 
 
 def current_traceparent() -> str:

@@ -38,8 +38,8 @@ from arc_platform.bus import last_sequence
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.http import http_loop
-from arc_platform.partitions import partition_loops, partition_position_key
-from arc_platform.runner import Runtime, Wiring
+from arc_platform.partitions import partition_loops, partition_position_key, together
+from arc_platform.runner import Loop, Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
 from arc_platform.views import create_engine
@@ -54,8 +54,11 @@ class MasterySettings(ServiceSettings):
     http_port: int = 8083
 
 
-def open_mastery(settings: ServiceSettings) -> MasteryApplication:
-    return open_application(MasteryApplication, settings, partitions=settings.partitions)
+def open_mastery(settings: ServiceSettings, fresh: bool = False) -> MasteryApplication:
+    """``fresh``: a new store only this process writes to (a rebuild)."""
+    return open_application(
+        MasteryApplication, settings, partitions=settings.partitions, fresh=fresh
+    )
 
 
 def partition_consumers(
@@ -68,6 +71,17 @@ def partition_consumers(
         TrackedConsumer(runtime.js, "catalog", app.position, apply, position_key=catalog_key),
         TrackedConsumer(runtime.js, "evidence", app.position, apply, partition=partition),
     ]
+
+
+def taking_over(app: MasteryApplication, partition: int, consumers: list[TrackedConsumer]) -> Loop:
+    """The partition's consumers, each time this replica takes the partition (again)."""
+    run_consumers = together([c.run for c in consumers])
+
+    async def run(stop: asyncio.Event) -> None:
+        app.taking_over(partition)
+        await run_consumers(stop)
+
+    return run
 
 
 def consumers(runtime: Runtime, app: MasteryApplication) -> list[TrackedConsumer]:
@@ -90,7 +104,9 @@ async def serve(runtime: Runtime) -> Wiring:
         "mastery",
         settings.partitions,
         settings.pinned_partitions(),
-        lambda partition: [c.run for c in partition_consumers(runtime, app, partition)],
+        lambda partition: [
+            taking_over(app, partition, partition_consumers(runtime, app, partition))
+        ],
     )
     loops.append(http_loop(create_app(app, access), settings.http_host, settings.http_port))
     loops.extend(access.loops)
@@ -132,7 +148,7 @@ async def rebuild(runtime: Runtime) -> Wiring:
     parser.add_argument("--no-compare", action="store_true")
     options = parser.parse_args(runtime.args)
     target = rebuild_target(runtime.settings, options.into)
-    fresh = open_mastery(target)
+    fresh = open_mastery(target, fresh=True)
     every_partition = consumers(runtime, fresh)
     targets = {
         c.position_key: await last_sequence(runtime.js, c.context, c.filter_subject)
