@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -426,7 +426,7 @@ class MasteryApplication(Application[UUID]):
         if found is None:
             return self.repository.get(aggregate_id, version=sys.maxsize)
         for event in self.events.get(aggregate_id, gt=found.version):
-            event.mutate(found)
+            cast(Any, event).mutate(found)  # our events are the mutating kind
         return found
 
     def replica(self, student_id: str) -> CatalogReplica:
