@@ -4,6 +4,7 @@ their public gRPC APIs."""
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from dataclasses import dataclass, field
@@ -13,7 +14,6 @@ from typing import Any
 
 import grpc
 import nats
-import psutil
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from arc.catalog.v1 import catalog_pb2, catalog_pb2_grpc
@@ -306,57 +306,54 @@ async def end_to_end(stack: Stack, network: Network, rate: float, seconds: float
 
 @dataclass(frozen=True)
 class Rebuild:
+    """A rebuild into a fresh store: distinct events in the history it replays, wall time with
+    and without process start, and memory (from the rebuild's own ``--stats``)."""
+
+    service: str
     events: int
     seconds: float
-    peak_rss_mb: float
-    baseline_rss_mb: float
+    replay_seconds: float
+    rss_before_mb: float
+    rss_peak_mb: float
 
     @property
     def rate(self) -> float:
-        return self.events / self.seconds
+        return self.events / self.replay_seconds
 
 
-async def rebuild_mastery(stack: Stack, into: str) -> Rebuild:
-    """``arc-mastery rebuild`` into a fresh store; events/s and the process's peak memory."""
+async def history_size(stack: Stack, streams: list[str]) -> int:
+    """Events in the streams a projection reads (distinct events, not deliveries)."""
     assert stack.nats is not None
     nc = await nats.connect(stack.nats.url)
     js = nc.jetstream()
-    events = await last_sequence(js, "evidence") + await last_sequence(js, "catalog")
-    await nc.close()
-    baseline = await idle_rss(stack)
-    process = stack.service("mastery", f"rebuild --no-compare --into {into}")
+    try:
+        return sum([await last_sequence(js, stream) for stream in streams])
+    finally:
+        await nc.close()
+
+
+async def rebuild(stack: Stack, service: str, into: str, streams: list[str]) -> Rebuild:
+    """``arc-<service> rebuild`` from the full history into a fresh store."""
+    events = await history_size(stack, streams)
+    stats = stack.root / f"rebuild-{service}.json"
+    process = stack.service(service, f"rebuild --no-compare --into {into} --stats {stats}")
     started = time.perf_counter()
     process.start(wait=False)
     assert process.process is not None
-    peak = 0.0
-    watched = psutil.Process(process.process.pid)
-    while process.process.poll() is None:
-        try:
-            peak = max(peak, watched.memory_info().rss / 2**20)
-        except psutil.NoSuchProcess:
-            break
+    while process.process.poll() is None:  # noqa: ASYNC110 - a child process, not an event
         await asyncio.sleep(0.1)
     elapsed = time.perf_counter() - started
     if process.process.returncode != 0:
         raise RuntimeError(f"rebuild failed; see {process.log_path}")
-    return Rebuild(events, elapsed, peak, baseline)
-
-
-async def idle_rss(stack: Stack) -> float:
-    """Memory of a mastery process with nothing in it: what a projection costs on top."""
-    process = stack.service(
-        "mastery",
-        "serve",
-        ARC_DATA_DIR=str(stack.root / "idle"),
-        ARC_DATABASE_SCHEMA="bench_idle",
-        ARC_RELAY_ENABLED="false",
-        ARC_PARTITION_IDS="",
+    found = json.loads(stats.read_text())
+    return Rebuild(
+        service,
+        events,
+        elapsed,
+        found["replay_seconds"],
+        found["rss_before_mb"],
+        found["rss_peak_mb"],
     )
-    process.start()
-    assert process.process is not None
-    rss = psutil.Process(process.process.pid).memory_info().rss / 2**20
-    process.stop()
-    return float(rss)
 
 
 async def caught_up(stack: Stack, timeout: float = 600) -> float:

@@ -39,6 +39,7 @@ from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.http import http_loop
 from arc_platform.partitions import partition_loops, partition_position_key, together
+from arc_platform.replay_stats import ReplayStats
 from arc_platform.runner import Loop, Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
@@ -146,6 +147,7 @@ async def rebuild(runtime: Runtime) -> Wiring:
     parser = argparse.ArgumentParser(prog="arc-mastery rebuild")
     parser.add_argument("--into", help="fresh SQLite folder or PostgreSQL schema")
     parser.add_argument("--no-compare", action="store_true")
+    parser.add_argument("--stats", help="write replay time and memory to this JSON file")
     options = parser.parse_args(runtime.args)
     target = rebuild_target(runtime.settings, options.into)
     fresh = open_mastery(target, fresh=True)
@@ -157,6 +159,7 @@ async def rebuild(runtime: Runtime) -> Wiring:
     console = Console(stderr=True)
 
     async def replay_then_compare(stop: asyncio.Event) -> None:
+        stats = ReplayStats.start()
         tasks = [asyncio.create_task(c.run(stop)) for c in every_partition]
         columns = (
             *Progress.get_default_columns()[:1],
@@ -172,6 +175,7 @@ async def rebuild(runtime: Runtime) -> Wiring:
                 if reached == targets:
                     break
                 await asyncio.sleep(0.2)
+        stats.write(options.stats, sum(c.applied_count for c in every_partition))
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         if not options.no_compare:

@@ -16,6 +16,8 @@ from rich.table import Table
 
 from arc_platform.bus import last_sequence
 from arc_platform.consumer import TrackedConsumer
+from arc_platform.erasure import open_personal_data
+from arc_platform.replay_stats import ReplayStats
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
 from arc_platform.views import create_engine
@@ -59,9 +61,12 @@ async def rebuild(runtime: Runtime) -> Wiring:
     parser = argparse.ArgumentParser(prog="arc-reporting rebuild")
     parser.add_argument("--into", help="fresh SQLite folder or PostgreSQL schema")
     parser.add_argument("--no-compare", action="store_true")
+    parser.add_argument("--stats", help="write replay time and memory to this JSON file")
     options = parser.parse_args(runtime.args)
     target = rebuild_target(runtime.settings, options.into)
-    fresh = ReportingReadModel(create_engine(target))
+    # The same key vault as the live model: the target only moves the read model.
+    personal = open_personal_data(runtime.settings.keyvault())
+    fresh = ReportingReadModel(create_engine(target), personal)
     consumers = every_consumer(runtime, fresh)
     ends = {
         c.position_key: await last_sequence(runtime.js, c.context, c.filter_subject)
@@ -70,6 +75,7 @@ async def rebuild(runtime: Runtime) -> Wiring:
     console = Console(stderr=True)
 
     async def replay_then_compare(stop: asyncio.Event) -> None:
+        stats = ReplayStats.start()
         tasks = [asyncio.create_task(c.run(stop)) for c in consumers]
         columns = (
             *Progress.get_default_columns()[:1],
@@ -86,6 +92,7 @@ async def rebuild(runtime: Runtime) -> Wiring:
                 if reached == ends:
                     break
                 await asyncio.sleep(0.2)
+        stats.write(options.stats, sum(c.applied_count for c in consumers))
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         if not options.no_compare:
