@@ -2,6 +2,7 @@
 
 from arc_contracts.base import ContractEvent, stream_name, stream_subjects
 from arc_contracts.catalog_v1 import (
+    REMOVED,
     CourseDefinedV1,
     CourseOutcomeV1,
     FrameworkDefinedV1,
@@ -25,6 +26,7 @@ from arc_contracts.mastery_v1 import MasteryCauseV1, MasteryChangedV1, MasteryVa
 from arc_contracts.reporting_v1 import MasteryWarningV1
 
 __all__ = [
+    "REMOVED",
     "AttemptRecordedV1",
     "AttemptVoidedV1",
     "ContractEvent",

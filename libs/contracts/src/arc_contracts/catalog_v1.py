@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from arc_contracts.base import ContractEvent
 
+#: What a sealed field reads as once its person was forgotten (right to erasure).
+REMOVED = "[removed]"
 #: How personal fields travel (crypto-shredding, see ``arc_platform.erasure``).
 SEALED = (
     "Personal data, sealed: 'enc:v1:<person_id>:<base64>' (AES-256-GCM with the person's key "

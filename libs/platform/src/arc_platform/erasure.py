@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-#: What a personal field reads as once its person was forgotten.
-REMOVED = "[removed]"
+from arc_contracts import REMOVED  # what a personal field reads as once its person is forgotten
+
 PREFIX = "enc:v1:"
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12

@@ -17,6 +17,7 @@ from arc.reporting.v1 import reporting_pb2_grpc
 from arc_platform.auth import access_for
 from arc_platform.cli import make_relay, run_cli
 from arc_platform.consumer import TrackedConsumer
+from arc_platform.erasure import open_personal_data
 from arc_platform.http import http_loop
 from arc_platform.partitions import leased_partitions, partition_loops
 from arc_platform.runner import Loop, Runtime, Wiring
@@ -79,7 +80,7 @@ def open_store(settings: ReportingSettings) -> WarningStore:
 async def serve(runtime: Runtime) -> Wiring:
     settings = runtime.settings
     assert isinstance(settings, ReportingSettings)
-    model = ReportingReadModel(create_engine(settings))
+    model = ReportingReadModel(create_engine(settings), open_personal_data(settings.keyvault()))
     config = config_of(settings)
     service = Reporting(
         model,

@@ -4,6 +4,11 @@ void, every published mastery change. Effects and stream position commit in one 
 
 Nothing is resolved while applying (a mastery change may arrive before the outcome it is
 about): views join on read, as of the moment asked for.
+
+Personal fields arrive sealed (``arc_platform.erasure``) and are kept opened here. When a
+student is forgotten (``student_forgotten``), their names become "[removed]" and the comments
+and void reasons about them are dropped, on that event and whenever anything about them arrives
+later (or again, in a rebuild, when their sealed fields no longer open anyway).
 """
 
 from __future__ import annotations
@@ -21,23 +26,34 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from arc_contracts import (
+    REMOVED,
     AttemptRecordedV1,
     AttemptVoidedV1,
     ContractEvent,
     MasteryChangedV1,
+    PersonDefinedV1,
+    StudentForgottenV1,
     stream_name,
 )
 from arc_platform.consumer import Delivery, consuming_span
+from arc_platform.erasure import PersonalData
 from arc_platform.views import TrackedView
 from arc_reporting.domain.asof import utc
 from arc_reporting.domain.catalog import Catalog, Entry, build_catalog, identity
 from arc_reporting.domain.records import Attempt, Change
-from arc_reporting.tables import attempts, catalog_entries, mastery_changes, metadata, voids
+from arc_reporting.tables import (
+    attempts,
+    catalog_entries,
+    forgotten_students,
+    mastery_changes,
+    metadata,
+    voids,
+)
 
 log = logging.getLogger(__name__)
 
 #: Bump when the tables change: an outdated read model is dropped and rebuilt from the bus.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _version = sa.Table("read_model_version", metadata, sa.Column("version", sa.Integer))
 _OLD_TABLES = {"outcomes", "level_changes", "view_tracking"}
 CHUNK = 500
@@ -62,7 +78,9 @@ def reset_if_outdated(engine: Engine) -> None:
 
 
 class ReportingReadModel:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, personal: PersonalData | None = None) -> None:
+        #: Opens sealed personal fields (None: kept as they arrive, e.g. sample data).
+        self.personal = personal
         reset_if_outdated(engine)
         self.view = TrackedView(engine, metadata)
         with engine.begin() as conn:
@@ -98,23 +116,70 @@ class ReportingReadModel:
         self, conn: sa.Connection, sequence: int, time: datetime, event: ContractEvent
     ) -> None:
         if isinstance(event, AttemptRecordedV1):
-            conn.execute(sa.insert(attempts).values(**_attempt_row(event)))
+            row = _attempt_row(event)
+            row["comment"] = self._opened(conn, event.student_id, event.comment)
+            conn.execute(sa.insert(attempts).values(**row))
         elif isinstance(event, AttemptVoidedV1):
             conn.execute(
                 sa.insert(voids).values(
                     attempt_id=event.attempt_id,
                     student_id=event.student_id,
-                    reason=event.reason,
+                    reason=self._opened(conn, event.student_id, event.reason) or REMOVED,
                     voided_by=event.voided_by,
                     voided_at=utc(event.voided_at),
                 )
             )
         elif isinstance(event, MasteryChangedV1):
             conn.execute(sa.insert(mastery_changes).values(**_change_row(sequence, event)))
+        elif isinstance(event, StudentForgottenV1):
+            self._forget(conn, event.student_id)
         elif event.context == "catalog":
             self._add_catalog_entry(conn, time, event)
 
+    # --- the right to erasure ----------------------------------------------------------------
+
+    def _opened(self, conn: sa.Connection, person_id: str, text: str | None) -> str | None:
+        """``text`` readable, or None once its person is forgotten."""
+        if text is None or _is_forgotten(conn, person_id):
+            return None
+        opened = self.personal.open(text) if self.personal else text
+        return None if opened == REMOVED else opened
+
+    def _person_opened(self, conn: sa.Connection, event: PersonDefinedV1) -> PersonDefinedV1:
+        names = {"given_name": event.given_name, "family_name": event.family_name}
+        opened = {k: self._opened(conn, event.person_id, v) or REMOVED for k, v in names.items()}
+        return event.model_copy(update=opened)
+
+    def _forget(self, conn: sa.Connection, student_id: str) -> None:
+        """The student's names become "[removed]"; what was written about them is dropped."""
+        if self.personal is not None:
+            self.personal.evict(student_id)
+        if not _is_forgotten(conn, student_id):
+            conn.execute(sa.insert(forgotten_students).values(student_id=student_id))
+        conn.execute(
+            sa.update(attempts).where(attempts.c.student_id == student_id).values(comment=None)
+        )
+        conn.execute(
+            sa.update(voids).where(voids.c.student_id == student_id).values(reason=REMOVED)
+        )
+        person = (catalog_entries.c.subject == PersonDefinedV1.subject()) & (
+            catalog_entries.c.entity_id == student_id
+        )
+        for revision, body in conn.execute(
+            sa.select(catalog_entries.c.revision, catalog_entries.c.body).where(person)
+        ).all():
+            removed = PersonDefinedV1.model_validate_json(body).model_copy(
+                update={"given_name": REMOVED, "family_name": REMOVED}
+            )
+            conn.execute(
+                sa.update(catalog_entries)
+                .where(person & (catalog_entries.c.revision == revision))
+                .values(body=removed.model_dump_json())
+            )
+
     def _add_catalog_entry(self, conn: sa.Connection, time: datetime, event: ContractEvent) -> None:
+        if isinstance(event, PersonDefinedV1):
+            event = self._person_opened(conn, event)
         found = identity(event)
         if found is None:
             return
@@ -215,6 +280,13 @@ class ReportingReadModel:
                 rows = conn.execute(sa.select(table).order_by(*(table.c[c] for c in order)))
                 result[name] = [tuple(_comparable(v) for v in row) for row in rows]
         return result
+
+
+def _is_forgotten(conn: sa.Connection, student_id: str) -> bool:
+    query = sa.select(forgotten_students.c.student_id).where(
+        forgotten_students.c.student_id == student_id
+    )
+    return conn.execute(query).first() is not None
 
 
 def _chunks(items: Collection[str]) -> Iterator[list[str]]:

@@ -71,10 +71,18 @@ mastery_changes = sa.Table(
     sa.Index("ix_changes_outcome", "outcome_id"),
 )
 
+#: Students forgotten (right to erasure): shown as removed, whatever arrives about them later.
+forgotten_students = sa.Table(
+    "forgotten_students",
+    metadata,
+    sa.Column("student_id", sa.String(200), primary_key=True),
+)
+
 #: Tables a rebuild must reproduce exactly (with their natural order).
 CONTENT = {
     "catalog_entries": ("subject", "entity_id", "revision"),
     "attempts": ("attempt_id",),
     "voids": ("attempt_id",),
     "mastery_changes": ("stream_sequence",),
+    "forgotten_students": ("student_id",),
 }

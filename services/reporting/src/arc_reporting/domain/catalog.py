@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from arc_contracts import (
+    REMOVED,
     ContractEvent,
     CourseDefinedV1,
     NetworkSettingsDefinedV1,
@@ -20,6 +21,9 @@ from arc_contracts import (
 )
 from arc_contracts.registry import BY_SUBJECT
 from arc_reporting.domain.asof import known_by, utc
+
+#: How a forgotten student (right to erasure) is shown.
+REMOVED_STUDENT = "Removed student"
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,11 @@ class Catalog:
 
     def name_of(self, person_id: str) -> str:
         person = self.people.get(person_id)
-        return f"{person.given_name} {person.family_name}" if person else person_id
+        if person is None:
+            return person_id
+        if REMOVED in (person.given_name, person.family_name):
+            return REMOVED_STUDENT if person.role == "student" else "Removed person"
+        return f"{person.given_name} {person.family_name}"
 
     def sort_name(self, person_id: str) -> tuple[str, str, str]:
         person = self.people.get(person_id)
