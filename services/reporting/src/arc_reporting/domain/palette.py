@@ -4,6 +4,7 @@ cell or bar also carries its label."""
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 from arc_contracts import ProficiencyScaleV1
@@ -41,6 +42,7 @@ def _luminance(hex_colour: str) -> float:
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 
 
+@functools.lru_cache(maxsize=256)  # a heat map asks for the same few colours thousands of times
 def text_on(background: str) -> str:
     """Black or white, whichever contrasts more with ``background``."""
     lum = _luminance(background)
