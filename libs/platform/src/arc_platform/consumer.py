@@ -6,7 +6,9 @@ Why not a durable consumer with acks: with many messages in flight, redeliveries
 arrive after newer messages and a "skip what is at or below my position" rule then loses them
 (see ../shared/NOTES.md). Instead the position lives only in the consumer's own database; on
 start, and after any error, it reads from position + 1 with an ordered (ephemeral,
-flow-controlled) consumer, which the client library resets itself on a gap.
+flow-controlled) consumer, which the client library resets itself on a gap. The consumer checks
+the delivery numbers as well (``_Cursor``): a message that comes late, after newer ones, makes
+it start again from its position instead of being skipped.
 """
 
 from __future__ import annotations
@@ -93,6 +95,33 @@ def consuming_span(delivery: Delivery) -> Iterator[trace.Span]:
         yield span
 
 
+class _Cursor:
+    """Where one subscription stands: the last stream sequence taken (the recorded position to
+    begin with) and the last consumer sequence delivered.
+
+    Stream sequences of a filtered (partition) subscription have gaps, so a message that comes
+    late, after newer ones, cannot be told from a gap by its stream sequence; once the newer
+    ones are committed it would be lost. The ordered consumer numbers its deliveries 1, 2, 3…
+    (starting again at 1 when the client library resets it, from the message after the last
+    one it delivered): anything else means a message was skipped, repeated or reordered, and
+    the consumer starts again from its recorded position."""
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+        self.delivered = 0
+
+    def advance(self, stream: str, sequence: int, consumer_sequence: int) -> None:
+        if sequence <= self.position:
+            raise RuntimeError(f"{stream}: got sequence {sequence} at position {self.position}")
+        if consumer_sequence not in (self.delivered + 1, 1):
+            raise RuntimeError(
+                f"{stream}: delivery {consumer_sequence} after {self.delivered} (sequence "
+                f"{sequence}): a message was skipped or came out of order"
+            )
+        self.position = sequence
+        self.delivered = consumer_sequence
+
+
 _live: weakref.WeakSet[TrackedConsumer] = weakref.WeakSet()
 
 
@@ -159,22 +188,22 @@ class TrackedConsumer:
                 deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=position + 1
             ),
         )
+        cursor = _Cursor(position)
         try:
             while not stop.is_set():
-                batch = await self._next_batch(subscription, position)
+                batch = await self._next_batch(subscription, cursor)
                 if not batch:
                     continue
                 # Received, not yet applied: lag until the batch commits (or stays, if it fails).
                 self._set_lag(len(batch) + self.pending_after_received)
                 await asyncio.to_thread(self.apply_batch, batch)
-                position = batch[-1].sequence
                 self.applied_count += len(batch)
                 self._measure_applied(batch)
         finally:
             await subscription.unsubscribe()
 
     async def _next_batch(
-        self, subscription: JetStreamContext.PushSubscription, position: int
+        self, subscription: JetStreamContext.PushSubscription, cursor: _Cursor
     ) -> list[Delivery]:
         try:
             first = await subscription.next_msg(timeout=0.5)
@@ -188,11 +217,7 @@ class TrackedConsumer:
             meta = msg.metadata
             self.pending_after_received = int(meta.num_pending or 0)
             delivery = to_delivery(msg, self.position_key)
-            if delivery.sequence <= position:
-                raise RuntimeError(
-                    f"{self.stream}: got sequence {delivery.sequence} at position {position}"
-                )
-            position = delivery.sequence
+            cursor.advance(self.stream, delivery.sequence, int(meta.sequence.consumer))
             batch.append(delivery)
         return batch
 
