@@ -240,3 +240,31 @@ def test_jwks_publishes_public_keys_only(issuer: DevIssuerServer) -> None:
     assert len(keys) == 2
     for key in keys:
         assert set(key) == {"kty", "n", "e", "kid", "alg", "use"}  # no private part ("d", "p"…)
+
+
+def test_a_verified_token_is_remembered_until_it_expires(issuer: DevIssuerServer) -> None:
+    """Repeat requests skip the signature check, but a remembered token still expires."""
+    verifier = verifier_for(issuer, leeway_seconds=0)
+    token = issuer.issuer.token("teacher", exp=int(time.time()) + 2)
+    first = verifier.verify(token)
+    checked: list[str] = []
+    original = verifier._verify
+
+    def counting(token: str) -> Any:
+        checked.append(token)
+        return original(token)
+
+    verifier._verify = counting  # type: ignore[method-assign]
+    assert verifier.verify(token) == first
+    assert checked == []  # served from memory
+    deadline = time.time() + 10
+    while time.time() < deadline:  # the token's exp passes (whole seconds)
+        try:
+            verifier.verify(token)
+        except Unauthenticated as refused:
+            assert "expired" in str(refused)
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("an expired token was still accepted")
+    assert checked == [token]  # expired in memory, so checked again, and refused

@@ -27,7 +27,7 @@ from eventsourcing.persistence import Notification, Tracking, TrackingRecorder
 from nats.js import JetStreamContext
 from opentelemetry import trace
 
-from arc_contracts import ContractEvent, Envelope, encode, stream_name
+from arc_contracts import ContractEvent, Envelope, stream_name
 from arc_platform import telemetry
 from arc_platform.audit import Chainer, ChainStore, Link, Outgoing
 from arc_platform.metrics import PlatformMetrics
@@ -206,7 +206,9 @@ class OutboxRelay:
             span.set_attribute("messaging.destination.name", contract.subject())
             envelope = replace(envelope, traceparent=telemetry.current_traceparent() or None)
             span.set_attribute("messaging.message.id", envelope.id)
-            subject, body, headers = encode(contract, envelope, self.partitions)
+            # The body was serialised once in _prepare (and hashed into the chain from there).
+            subject = contract.published_subject(self.partitions)
+            body, headers = prepared.outgoing.body or b"", envelope.headers()
             if link is not None:
                 headers.update(link.headers())
             future: asyncio.Future[Any] = await self.js.publish_async(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -90,9 +91,14 @@ def roles_from(value: Any) -> frozenset[Role]:
 class TokenVerifier:
     """Turns a bearer token into a :class:`Principal`, or raises :class:`Unauthenticated`."""
 
+    #: Verified tokens kept (a signature check per request cost more than the request's
+    #: own work); each hit re-checks the token's time window, so nothing outlives its ``exp``.
+    max_remembered = 10_000
+
     def __init__(self, settings: TokenSettings) -> None:
         self.settings = settings
         self._client: PyJWKClient | None = None
+        self._verified: dict[str, tuple[Principal, float, float]] = {}
 
     def _keys(self) -> PyJWKClient:
         if self._client is None:
@@ -108,6 +114,24 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         """Blocking (it may fetch the JWKS): call it from a worker thread in async code."""
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, not_before, expires = remembered
+            if not_before <= time.time() < expires:
+                return principal
+            self._verified.pop(token, None)
+        principal, claims = self._verify(token)
+        leeway = self.settings.leeway_seconds
+        if len(self._verified) >= self.max_remembered:
+            self._verified.clear()
+        self._verified[token] = (
+            principal,
+            float(claims.get("nbf", 0)) - leeway,
+            float(claims["exp"]) + leeway,
+        )
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, dict[str, Any]]:
         s = self.settings
         try:
             header = jwt.get_unverified_header(token)
@@ -135,12 +159,13 @@ class TokenVerifier:
         subject = _claim(claims, s.person_claim)
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated(f"token has no {s.person_claim!r} claim")
-        return Principal(
+        principal = Principal(
             subject=subject,
             roles=roles_from(_claim(claims, s.roles_claim)),
             name=str(claims.get("name", "")),
             client_id=str(claims.get("azp") or claims.get("client_id") or ""),
         )
+        return principal, claims
 
 
 def bearer_token(authorization: str | None) -> str:
