@@ -4,3 +4,5 @@ CREATE DATABASE arc_catalog;
 CREATE DATABASE arc_evidence;
 CREATE DATABASE arc_mastery;
 CREATE DATABASE arc_reporting;
+-- The key vault (per-student keys sealing personal data; arc_platform.erasure), shared by all.
+CREATE DATABASE arc_keyvault;
