@@ -83,9 +83,12 @@ class PgCluster:
 
     def _run(self, *args: str, timeout: float = 60) -> None:
         command = [str(self.bin_dir / args[0]), *args[1:]]
+        if self.os_user is not None:
+            # runuser, not subprocess's user=: switching user in the forked child of a process
+            # with gRPC threads has crashed the child (SIGSEGV) before it could exec.
+            command = ["runuser", "-u", self.os_user, "--", *command]
         result = subprocess.run(
             command,
-            user=self.os_user,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -93,7 +96,9 @@ class PgCluster:
             cwd=self.root,
         )
         if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(args[:2])} failed: {result.stderr or result.stdout}")
+            raise RuntimeError(
+                f"{' '.join(args[:2])} failed ({result.returncode}): {result.stderr}{result.stdout}"
+            )
 
     def init(self) -> PgCluster:
         if self.os_user is not None:

@@ -30,6 +30,13 @@ class ServiceSettings(Limits):
     database_schema: str | None = Field(
         None, description="PostgreSQL schema for this service's tables (default: service name)."
     )
+    database_wait_seconds: int = Field(
+        1,
+        ge=1,
+        description="How long a store call waits for a PostgreSQL connection before failing "
+        "(the store library tries 10 times): while the database is away, a request is "
+        "answered 'retry later' after about 12 times this.",
+    )
     keyvault_url: str | None = Field(
         None,
         description="The key vault of personal-data keys (arc_platform.erasure), a database "
@@ -126,6 +133,10 @@ class ServiceSettings(Limits):
             "POSTGRES_PASSWORD": unquote(url.password or ""),
             "POSTGRES_SCHEMA": self.db_schema,
             "CREATE_TABLE": "y",
+            # The library's default wait is 30 s, times its 10 tries: 5 minutes before a caller
+            # hears that the database is away. Broken pooled connections (after a restart) are
+            # dropped on failure and retried by the library, so no pre-ping is needed.
+            "POSTGRES_CONNECT_TIMEOUT": str(self.database_wait_seconds),
         }
 
     def views_url(self) -> str:
