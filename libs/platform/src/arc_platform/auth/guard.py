@@ -81,6 +81,9 @@ class AccessGuard:
     async def authenticate(self, authorization: str | None) -> tuple[Principal, str]:
         """The principal and the bearer token it was verified from."""
         token = bearer_token(authorization)
+        remembered = self.verifier.recall(token)
+        if remembered is not None:
+            return remembered, token
         return await asyncio.to_thread(self.verifier.verify, token), token
 
     async def authorize(self, context: RequestContext, request: Asked) -> Decision:

@@ -112,14 +112,23 @@ class TokenVerifier:
             )
         return self._client
 
+    def recall(self, token: str) -> Principal | None:
+        """The principal of a token verified before and still within its time window (never
+        blocks: async code asks this first)."""
+        remembered = self._verified.get(token)
+        if remembered is None:
+            return None
+        principal, not_before, expires = remembered
+        if not_before <= time.time() < expires:
+            return principal
+        self._verified.pop(token, None)
+        return None
+
     def verify(self, token: str) -> Principal:
         """Blocking (it may fetch the JWKS): call it from a worker thread in async code."""
-        remembered = self._verified.get(token)
+        remembered = self.recall(token)
         if remembered is not None:
-            principal, not_before, expires = remembered
-            if not_before <= time.time() < expires:
-                return principal
-            self._verified.pop(token, None)
+            return remembered
         principal, claims = self._verify(token)
         leeway = self.settings.leeway_seconds
         if len(self._verified) >= self.max_remembered:
