@@ -378,7 +378,8 @@ def create_app(
     # --- policies ----------------------------------------------------------------------------
 
     def set_policy(scope: str, scope_id: str | None, body: PolicyInput, tp: str) -> Saved:
-        policy = Policy(scope=scope, scope_id=scope_id, **body.model_dump())  # type: ignore[arg-type]
+        # dict(body), not model_dump(): the report card's bands stay GradeBands, not dicts
+        policy = Policy(scope=scope, scope_id=scope_id, **dict(body))  # type: ignore[arg-type]
         return catalog.set_policy(policy, tp)
 
     @app.get("/api/v1/policies", tags=["policies"])
