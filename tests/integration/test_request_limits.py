@@ -184,7 +184,7 @@ def grpc_batch(rows: int, comment: str = "") -> pb.RecordBatchRequest:
                 comment=comment,
             )
             for n in range(rows)
-        ]
+        ],
     )
 
 
