@@ -199,6 +199,9 @@ class EvidenceApplication(Application[UUID]):
         # batches of the same class would otherwise mostly retry on each other's conflicts.
         # Other processes sharing the store still meet optimistic concurrency (and retry).
         self._writing = threading.Lock()
+        #: Requests waiting for the writer's turn (see ``commit``).
+        self._waiting: list[_Ticket] = []
+        self._waiting_lock = threading.Lock()
         self.catalog: CatalogLookup = catalog or NoCatalog()
         self.require_roster = require_roster
         self.clock = clock
@@ -351,43 +354,129 @@ class EvidenceApplication(Application[UUID]):
         dry_run: bool = False,
     ) -> Written:
         """Run ``work`` and save what it touched in one transaction (with the idempotency
-        record when a key is given); on a concurrent write to the same aggregates, start over."""
-        key = _checked_key(idempotency_key)
-        fingerprint = request_fingerprint(operation, request)
-        actor = self.actor()
-        for attempt in range(self.max_conflict_retries):
-            with self._writing:
-                if key is not None:
-                    replayed = self._replay(key, fingerprint)
-                    if replayed is not None:
-                        return replayed
-                checks = Checks(MemoCatalog(self.catalog), self.clock(), self.require_roster)
-                session = self.session_class(self, checks, actor)
-                try:
-                    attempt_ids = work(session)
-                    if dry_run:
-                        self._forget(session)
-                        return Written(attempt_ids, 0, dry_run=True)
-                    touched = list(session.touched.values())
-                    if key is not None:
-                        result = {"attempt_ids": [list(row) for row in attempt_ids]}
-                        touched.append(
-                            IdempotencyRecord(key=key, fingerprint=fingerprint, result=result)
-                        )
-                    recordings = self.save(*touched)
-                except IntegrityError:
-                    self._forget(session)
-                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-                    continue
-                except BaseException:
-                    self._forget(session)
-                    raise
-                if not recordings:
-                    return Written(attempt_ids, self.recorder.max_notification_id() or 0)
-                return Written(attempt_ids, recordings[-1].notification.id)
-        raise Contention(
-            f"{operation}: gave up after {self.max_conflict_retries} concurrent-write conflicts"
+        record when a key is given); on a concurrent write to the same aggregates, start over.
+
+        Requests arriving together are committed together (group commit): whichever request
+        gets the writer's turn runs every request waiting by then, one after another on the
+        same loaded histories, and saves them in one transaction. A refused request leaves
+        nothing behind; each request still gets its own attempt ids and store position."""
+        ticket = _Ticket(
+            _checked_key(idempotency_key),
+            request_fingerprint(operation, request),
+            work,
+            self.actor(),
+            operation,
         )
+        if dry_run:
+            with self._writing:
+                return self._dry_run(ticket)
+        with self._waiting_lock:
+            self._waiting.append(ticket)
+        with self._writing:
+            if not ticket.finished:
+                with self._waiting_lock:
+                    group, self._waiting = self._waiting, []
+                self._commit_group(group)
+        return ticket.outcome()
+
+    def _dry_run(self, ticket: _Ticket) -> Written:
+        session = self._new_session(ticket.actor)
+        try:
+            if ticket.key is not None:
+                replayed = self._replay(ticket.key, ticket.fingerprint)
+                if replayed is not None:
+                    return replayed
+            return Written(ticket.work(session), 0, dry_run=True)
+        finally:
+            self._forget(session)
+
+    def _new_session(self, actor: Actor | None) -> Session:
+        checks = Checks(MemoCatalog(self.catalog), self.clock(), self.require_roster)
+        return self.session_class(self, checks, actor)
+
+    def _commit_group(self, group: list[_Ticket]) -> None:
+        for attempt in range(self.max_conflict_retries):
+            session = self._new_session(None)
+            records: dict[str, IdempotencyRecord] = {}
+            try:
+                for ticket in group:
+                    ticket.reset()
+                    self._run(ticket, session, records)
+                recordings = self.save(*session.touched.values(), *records.values())
+            except IntegrityError:  # another process wrote first: re-read and run again
+                self._forget(session)
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                continue
+            except _Tangled as tangled:
+                self._forget(session)
+                if len(group) == 1:
+                    group[0].fail(tangled.cause)
+                else:  # one refused request changed what others use: run them one by one
+                    for ticket in group:
+                        self._commit_group([ticket])
+                return
+            except Exception as failed:  # e.g. the store is unavailable: nothing was saved
+                self._forget(session)
+                for ticket in group:
+                    ticket.fail(failed)
+                return
+            reached = {id(r.domain_event): r.notification.id for r in recordings}
+            last = recordings[-1].notification.id if recordings else None
+            for ticket in group:
+                ticket.finish(reached, last or self.recorder.max_notification_id() or 0)
+            return
+        for ticket in group:
+            ticket.fail(
+                Contention(
+                    f"{ticket.operation}: gave up after {self.max_conflict_retries} "
+                    "concurrent-write conflicts"
+                )
+            )
+
+    def _run(
+        self, ticket: _Ticket, session: Session, records: dict[str, IdempotencyRecord]
+    ) -> None:
+        """One request of a group, on the group's session: its result, or its refusal with
+        what it changed taken back."""
+        if ticket.key is not None:
+            try:
+                earlier = records.get(ticket.key)
+                if earlier is not None:  # the same key earlier in this group
+                    ticket.replayed_ids = _same_request(earlier, ticket.key, ticket.fingerprint)
+                    return
+                replayed = self._replay(ticket.key, ticket.fingerprint)
+            except Rejected as refused:
+                ticket.error = refused
+                return
+            if replayed is not None:
+                ticket.replayed_ids = replayed.attempt_ids
+                return
+        session.actor = ticket.actor
+        before = {aid: len(a.pending_events) for aid, a in session.touched.items()}
+        try:
+            ticket.attempt_ids = ticket.work(session)
+        except Exception as refused:
+            for aid in [aid for aid in session.touched if aid not in before]:
+                # Loaded or opened by this request only: let it go, and if it was changed,
+                # make sure no changed copy stays in the cache.
+                aggregate = session.touched.pop(aid)
+                if aggregate.pending_events and self.repository.cache is not None:
+                    with contextlib.suppress(KeyError):
+                        self.repository.cache.get(aid, evict=True)
+            if any(len(session.touched[aid].pending_events) != n for aid, n in before.items()):
+                raise _Tangled(refused) from refused
+            ticket.error = refused
+            return
+        ticket.events = [
+            event
+            for aid, aggregate in session.touched.items()
+            for event in aggregate.pending_events[before.get(aid, 0) :]
+        ]
+        if ticket.key is not None:
+            result = {"attempt_ids": [list(row) for row in ticket.attempt_ids]}
+            records[ticket.key] = IdempotencyRecord(
+                key=ticket.key, fingerprint=ticket.fingerprint, result=result
+            )
 
     def _forget(self, session: Session) -> None:
         """Evict what a request loaded: it may hold changes that were not saved."""
@@ -402,13 +491,66 @@ class EvidenceApplication(Application[UUID]):
             record: IdempotencyRecord = self.repository.get(idempotency_aggregate_id(key))
         except AggregateNotFoundError:
             return None
-        if record.fingerprint != fingerprint:
-            raise Rejected(
-                [Problem("idempotency_key", f"{key!r} was already used for a different request")],
-                "conflict",
-            )
-        attempt_ids = tuple(tuple(row) for row in record.result["attempt_ids"])
+        attempt_ids = _same_request(record, key, fingerprint)
         return Written(attempt_ids, self.recorder.max_notification_id() or 0, replayed=True)
+
+
+class _Tangled(Exception):
+    """A request failed after changing histories that other requests of its group share."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+@dataclass
+class _Ticket:
+    """One request waiting for (or done by) a group commit."""
+
+    key: str | None
+    fingerprint: str
+    work: Work
+    actor: Actor | None
+    operation: str
+    attempt_ids: AttemptIds = ()
+    replayed_ids: AttemptIds | None = None
+    events: list[Any] = dataclasses.field(default_factory=list)
+    error: BaseException | None = None
+    written: Written | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.written is not None or self.error is not None
+
+    def reset(self) -> None:
+        self.attempt_ids, self.replayed_ids, self.events, self.error = (), None, [], None
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+
+    def finish(self, reached: dict[int, int], last: int) -> None:
+        if self.error is not None:
+            return
+        if self.replayed_ids is not None:
+            self.written = Written(self.replayed_ids, last, replayed=True)
+            return
+        own = [reached[id(event)] for event in self.events if id(event) in reached]
+        self.written = Written(self.attempt_ids, max(own, default=last))
+
+    def outcome(self) -> Written:
+        if self.error is not None:
+            raise self.error
+        assert self.written is not None
+        return self.written
+
+
+def _same_request(record: IdempotencyRecord, key: str, fingerprint: str) -> AttemptIds:
+    if record.fingerprint != fingerprint:
+        raise Rejected(
+            [Problem("idempotency_key", f"{key!r} was already used for a different request")],
+            "conflict",
+        )
+    return tuple(tuple(row) for row in record.result["attempt_ids"])
 
 
 _NO_REASON = Problem("reason", "a correction needs a reason")
