@@ -11,11 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from eventsourcing.application import AggregateNotFoundError
 
 from arc_evidence.__main__ import EvidenceSettings, open_store
 from arc_evidence.application import EvidenceApplication, Session
-from arc_evidence.domain import StudentEvidence
-from arc_evidence.rules import AttemptDraft, ScoreEntry
+from arc_evidence.domain import StudentEvidence, student_aggregate_id
+from arc_evidence.rules import AttemptDraft, Rejected, ScoreEntry
 from tests.support.evidence import FakeCatalog
 
 YESTERDAY = datetime.now(UTC) - timedelta(days=1)
@@ -100,3 +101,43 @@ def test_the_same_request_sent_twice_at_once_is_recorded_once(
     assert len({w.attempt_ids for w in written}) == 1
     assert sum(not w.replayed for w in written) == 1
     assert len(first.student_history("stu-1")) == 1
+
+
+def test_refused_requests_among_concurrent_ones_leave_nothing_behind(
+    stores: tuple[EvidenceApplication, EvidenceApplication],
+) -> None:
+    """Requests arriving together are committed together; the refused ones (an unknown
+    outcome, a retake of nothing) change nothing, for new and for known students alike."""
+    first, _ = stores
+    [[known]] = first.record(item(2, "stu-known")).attempt_ids
+
+    def request(n: int) -> str:
+        student = ("stu-known", f"stu-new-{n % 5}", f"stu-refused-{n % 3}")[n % 3]
+        if n % 3 == 2:  # only ever refused: an unknown outcome, or a retake of nothing
+            entry = (
+                ScoreEntry("nope.9", Decimal(3))
+                if n % 2
+                else ScoreEntry("sci.1", Decimal(3), retake_of="no-such-attempt")
+            )
+            with pytest.raises(Rejected):
+                first.record(AttemptDraft(student, (entry,), YESTERDAY, "t-ada"))
+            return "refused"
+        if n % 7 == 0:  # a retake of an attempt that does not exist, for a known student
+            retake = ScoreEntry("sci.1", Decimal(3), retake_of="no-such-attempt")
+            with pytest.raises(Rejected):
+                first.record(AttemptDraft(student, (retake,), YESTERDAY, "t-ada"))
+            return "refused"
+        return first.record(item(1 + n % 4, student)).attempt_ids[0][0]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(request, range(150)))
+    accepted = [r for r in results if r != "refused"]
+    recorded = [
+        state.attempt.attempt_id
+        for student in ["stu-known", *(f"stu-new-{n}" for n in range(5))]
+        for state in first.student_history(student)
+    ]
+    assert sorted(recorded) == sorted([known, *accepted])
+    for n in range(3):  # no history was even opened for students only refused
+        with pytest.raises(AggregateNotFoundError):
+            first.repository.get(student_aggregate_id(f"stu-refused-{n}"))
