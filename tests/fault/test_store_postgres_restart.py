@@ -68,8 +68,9 @@ async def test_postgres_restarted_under_load_loses_nothing(
     await asyncio.to_thread(cluster.start)
     await teachers
 
+    # Told to retry, and only that: never INTERNAL, UNKNOWN or a deadline run out.
     assert set(writer.errors) <= RETRYABLE, f"writers saw {dict(writer.errors)}"
-    assert writer.errors, "no writer noticed the restarts: nothing was tested"
+    assert writer.retry_hints and set(writer.retry_hints) == {1.0}
     for service in ("catalog", "evidence", "mastery", "reporting"):
         await eventually(lambda s=service: store_ready(stack, s), what=f"{service} ready again")
     await assert_nothing_lost_or_doubled(stack, sent)

@@ -34,6 +34,8 @@ from tests.support.stack import Stack, attempt, eventually, timestamp
 #: What a writer may be told while the store is away: try the same call again later.
 RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE})
 BATCH_ROWS = 5
+#: A request still told to retry after this long fails the test (the service never recovered).
+GIVE_UP_SECONDS = 90.0
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
@@ -56,6 +58,7 @@ class Writer:
     seed: int = 11
     #: A call that gets no answer in this time failed (DEADLINE_EXCEEDED: not retried).
     call_timeout: float = 30.0
+    give_up_after: float = GIVE_UP_SECONDS
     #: Error codes the writers were answered with, each time.
     errors: Counter[grpc.StatusCode] = field(default_factory=Counter)
     #: The waits the retryable answers asked for (RetryInfo), in seconds.
@@ -126,6 +129,7 @@ class Writer:
     async def call(self, method: str, request: Any) -> Any:
         """Call until answered; retry (same request, same key) only what is retryable."""
         failed_once = False
+        give_up_at = asyncio.get_running_loop().time() + self.give_up_after
         while True:
             try:
                 return await getattr(self.stack.evidence(), method)(
@@ -135,6 +139,8 @@ class Writer:
                 self.errors[exc.code()] += 1
                 if exc.code() not in RETRYABLE:
                     raise
+                if asyncio.get_running_loop().time() > give_up_at:
+                    raise AssertionError(f"{method}: still unavailable, giving up") from exc
                 if not failed_once:
                     failed_once = True
                     self.sent.retried += 1
@@ -179,7 +185,9 @@ class HttpWriter:
             ).isoformat(),
         }
         key = {"Idempotency-Key": f"http-{uuid.uuid4()}"}
+        give_up_at = asyncio.get_running_loop().time() + GIVE_UP_SECONDS
         while True:
+            assert asyncio.get_running_loop().time() < give_up_at, "evidence never recovered"
             reply = await http.post("/api/v1/attempts", json=body, headers=key)
             if reply.status_code == 201:
                 for attempt_id in reply.json()["attempt_ids"]:
