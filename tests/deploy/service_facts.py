@@ -58,3 +58,10 @@ def partitioned(name: str) -> bool:
     (``arc_platform.partitions.partition_loops`` in its composition root)."""
     source = ROOT / "services" / name / "src" / f"arc_{name}" / "__main__.py"
     return "partition_loops(" in source.read_text()
+
+
+def keeps_personal_data(name: str) -> bool:
+    """Whether the service seals or opens personal data with the key vault
+    (``settings.keyvault()`` anywhere in its source, arc_platform.erasure)."""
+    source = ROOT / "services" / name / "src" / f"arc_{name}"
+    return any(".keyvault()" in path.read_text() for path in source.rglob("*.py"))

@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.service_facts import SERVICES, api_port, partitioned, variables
+from tests.deploy.service_facts import (
+    SERVICES,
+    api_port,
+    keeps_personal_data,
+    partitioned,
+    variables,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -205,6 +211,27 @@ def test_compose_service_has_healthcheck_and_nats(name: str) -> None:
     dockerfile = build.get("dockerfile") if isinstance(build, dict) else None
     assert dockerfile == f"services/{name}/Dockerfile"
     assert (ROOT / build.get("context", ".") / dockerfile).is_file()
+
+
+def test_compose_services_share_one_key_vault_apart_from_the_event_stores() -> None:
+    """Catalog seals names that reporting and evidence open, so the services that seal or open
+    personal data name one vault database (unset, each would keep keys of its own), which is
+    none of the event stores, and postgres-init.sql creates it."""
+    services = load_compose()["services"]
+    keepers = [name for name in SERVICES if keeps_personal_data(name)]
+    assert {"catalog", "reporting"} <= set(keepers), keepers
+    stores = {database(environment(services[name])["ARC_DATABASE_URL"]) for name in SERVICES}
+    vaults = {environment(services[name]).get("ARC_KEYVAULT_URL") for name in keepers}
+    assert len(vaults) == 1 and None not in vaults, f"not one key vault: {vaults}"
+    (vault,) = vaults
+    assert str(vault).startswith("postgresql://"), f"{vault}: a vault per container"
+    assert database(str(vault)) not in stores, f"{vault} is an event store"
+    init = (ROOT / "deploy" / "compose" / "postgres-init.sql").read_text()
+    assert f"CREATE DATABASE {database(str(vault))};" in init
+
+
+def database(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
 
 
 def test_compose_dependencies_and_mounts_exist() -> None:

@@ -12,6 +12,7 @@ kubectl comes from the machine's Debian packages (``make kubectl`` installs it w
 
 from __future__ import annotations
 
+import base64
 import functools
 import os
 import re
@@ -26,7 +27,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from tests.deploy.service_facts import SERVICES, api_port, partitioned
+from tests.deploy.service_facts import SERVICES, api_port, keeps_personal_data, partitioned
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -36,6 +37,10 @@ OVERLAYS = sorted(p.parent.name for p in (K8S / "overlays").glob("*/kustomizatio
 KUBERNETES_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
 CNPG_GROUP = "postgresql.cnpg.io/"
 CNPG_SCHEMA = Path(__file__).with_name("cnpg_cluster.schema.yaml")
+#: The services that seal or open personal data, hence need the shared key vault.
+KEY_KEEPERS = [name for name in SERVICES if keeps_personal_data(name)]
+#: Production's key vault: a CloudNativePG cluster apart from every event store's.
+VAULT_CLUSTER = "arc-keyvault-pg"
 
 
 def kubectl() -> str:
@@ -161,10 +166,10 @@ def test_cloudnativepg_clusters_match_their_schema(overlay: str) -> None:
             assert not problems, f"{where(doc)}:\n" + "\n".join(problems)
 
 
-def test_production_has_one_database_cluster_per_service() -> None:
+def test_production_has_one_database_cluster_per_service_and_one_for_the_key_vault() -> None:
     clusters = objects("production", "Cluster")
-    assert sorted(clusters) == [f"arc-{name}-pg" for name in SERVICES]
-    for name in SERVICES:
+    assert sorted(clusters) == sorted([f"arc-{name}-pg" for name in SERVICES] + [VAULT_CLUSTER])
+    for name in [*SERVICES, "keyvault"]:
         cluster = clusters[f"arc-{name}-pg"]["spec"]
         assert cluster["instances"] >= 3
         assert cluster["bootstrap"]["initdb"] == {"database": f"arc_{name}", "owner": f"arc_{name}"}
@@ -179,6 +184,81 @@ def test_production_services_read_their_own_databases_credentials() -> None:
             "name": f"arc-{name}-pg-app",
             "key": "uri",
         }
+
+
+def env_entry(workload: dict[str, Any], variable: str) -> dict[str, Any] | None:
+    found = [item for item in container(workload).get("env", []) if item["name"] == variable]
+    return found[0] if found else None
+
+
+def secret_ref(workload: dict[str, Any], variable: str) -> dict[str, Any]:
+    """The Secret key a variable is read from (empty when it is not read from a Secret)."""
+    entry = env_entry(workload, variable) or {}
+    return dict(entry.get("valueFrom", {}).get("secretKeyRef", {}))
+
+
+def key_vault_refs(overlay: str) -> dict[str, dict[str, Any]]:
+    """Service → where its ARC_KEYVAULT_URL comes from, for the services that set it."""
+    return {
+        name: secret_ref(workload, "ARC_KEYVAULT_URL")
+        for name, workload in service_workloads(overlay).items()
+        if env_entry(workload, "ARC_KEYVAULT_URL") is not None
+    }
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_services_keeping_personal_data_share_one_key_vault_apart_from_the_event_stores(
+    overlay: str,
+) -> None:
+    """Catalog seals names that reporting and evidence open: every service that seals or opens
+    personal data reads ARC_KEYVAULT_URL from one required Secret (unset, each pod would keep a
+    SQLite vault of its own and open nobody else's data), never an event store's credentials.
+    A service that does neither is given no way to the keys."""
+    assert {"catalog", "reporting"} <= set(KEY_KEEPERS), KEY_KEEPERS
+    assert "ARC_KEYVAULT_URL" not in shared_config(overlay), "the keys are for keepers only"
+    refs = key_vault_refs(overlay)
+    assert sorted(refs) == KEY_KEEPERS, f"ARC_KEYVAULT_URL set for {sorted(refs)}"
+    event_stores = {
+        secret_ref(workload, "ARC_DATABASE_URL").get("name")
+        for workload in service_workloads(overlay).values()
+    }
+    for name, ref in refs.items():
+        assert ref.get("name"), f"{name}: ARC_KEYVAULT_URL is not read from a Secret"
+        assert not ref.get("optional"), f"{name}: without the Secret it would vault on its own"
+        assert ref["name"] not in event_stores, f"{name}: the key vault is an event store"
+    (vault,) = {(ref["name"], ref["key"]) for ref in refs.values()}
+    clusters = {f"{name}-app" for name in objects(overlay, "Cluster")}
+    assert vault[0] in objects(overlay, "Secret") or vault[0] in clusters, f"no Secret {vault}"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_only_the_services_keeping_personal_data_reach_the_key_vault(overlay: str) -> None:
+    """Production: the vault is a CloudNativePG cluster of its own, reached only by the services
+    that keep personal data (their egress is checked with the other databases). Where the
+    overlay runs the vault itself (dev), its network policy admits those services only."""
+    vaults = {(ref.get("name"), ref.get("key")) for ref in key_vault_refs(overlay).values()}
+    assert len(vaults) == 1, f"not one key vault: {vaults}"
+    ((name, key),) = vaults
+    secret = objects(overlay, "Secret").get(str(name))
+    if secret is None:
+        assert (name, key) == (f"{VAULT_CLUSTER}-app", "uri")
+        assert VAULT_CLUSTER in objects(overlay, "Cluster")
+        return
+    url = urlsplit(base64.b64decode(secret["data"][key]).decode())
+    assert url.scheme == "postgresql", f"Secret {name}: the vault is shared, not SQLite"
+    service = objects(overlay, "Service")[str(url.hostname)]
+    vault, port = pod_port(overlay, service, url.port or 5432)
+    assert vault["metadata"]["name"] not in SERVICES, "the vault is no service's database"
+    vault_labels = vault["spec"]["template"]["metadata"]["labels"]
+    (policy,) = [
+        p
+        for p in objects(overlay, "NetworkPolicy").values()
+        if matches(p["spec"]["podSelector"]["matchLabels"], vault_labels)
+    ]
+    peers = ingress_ports(policy).get(port, [{"none": {}}])
+    for caller, workload in service_workloads(overlay).items():
+        labels = workload["spec"]["template"]["metadata"]["labels"]
+        assert admits(peers, labels) == (caller in KEY_KEEPERS), f"{where(policy)}: {caller}"
 
 
 def test_production_streams_and_nats_are_replicated_three_times() -> None:
@@ -307,10 +387,13 @@ def test_a_service_reaches_only_nats_its_database_the_collector_dns_issuer_and_c
         for port, peers in {**issuer_access(overlay), **calls}.items():
             assert allowed[port] == peers, f"{name} may reach more than {peers} on {port}"
         if overlay == "production":
-            # The database is known there: the service's own CloudNativePG cluster, no other.
+            # The databases are known there: the service's own CloudNativePG cluster, and the
+            # key vault's if it seals or opens personal data; no other.
+            clusters = [f"arc-{name}-pg"] + ([VAULT_CLUSTER] if name in KEY_KEEPERS else [])
             assert allowed[5432] == [
-                {"podSelector": {"matchLabels": {"cnpg.io/cluster": f"arc-{name}-pg"}}}
-            ], f"{name} may reach another database"
+                {"podSelector": {"matchLabels": {"cnpg.io/cluster": cluster}}}
+                for cluster in clusters
+            ], f"{name} may reach another database than {clusters}"
     assert sorted(service_calls(overlay, "reporting")) == [
         api_port("evidence", "grpc"),
         api_port("mastery", "grpc"),
