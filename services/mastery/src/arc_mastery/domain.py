@@ -3,9 +3,10 @@ needs from the catalog. The rules live in ``standing``, ``policies`` and ``metho
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -14,6 +15,37 @@ from arc_mastery.policies import PolicyRecord
 from arc_mastery.standing import NO_EVIDENCE, Evidence, Explanation, Level, Scale, Standing
 
 MASTERY_NAMESPACE = uuid5(NAMESPACE_URL, "https://masteryarc.org/mastery")
+
+
+#: Values many pairs hold alike (a scale, the scores of a scale, a sitting's date, a weight):
+#: one object each, so that memory grows with the evidence, not with copies of the same value.
+_SHARED: dict[tuple[str, str], Any] = {}
+_SHARED_LIMIT = 100_000
+
+T = TypeVar("T")
+
+
+def shared(value: T) -> T:
+    """The one kept object equal to ``value`` and written the same way (``Decimal("3")`` and
+    ``Decimal("3.0")`` stay apart, as do equal instants in different zones)."""
+    if value is None:
+        return value
+    key = (type(value).__name__, value.isoformat() if isinstance(value, datetime) else repr(value))
+    found = _SHARED.get(key)
+    if found is None:
+        if len(_SHARED) >= _SHARED_LIMIT:
+            _SHARED.clear()
+        found = _SHARED[key] = value
+    return cast(T, found)
+
+
+def shared_scale(scale: dict[str, Any]) -> dict[str, Any]:
+    """One copy of each scale (never changed in place: a new revision is a new dict)."""
+    key = ("scale", json.dumps(scale, sort_keys=True, default=str))
+    found = _SHARED.get(key)
+    if found is None:
+        found = _SHARED[key] = scale
+    return cast(dict[str, Any], found)
 
 
 def mastery_id(student_id: str, outcome_id: str) -> UUID:
@@ -146,15 +178,15 @@ class StudentOutcomeMastery(Aggregate):
         self.evidence[attempt_id] = Evidence(
             attempt_id,
             status,
-            score,
-            assessed_at,
+            shared(score),
+            shared(assessed_at),
             recorded_at,
-            weight,
-            frozenset(tags),
+            shared(weight),
+            shared(frozenset(tags)),
             kind,
             supersedes,
         )
-        self.last_scale = scale
+        self.last_scale = shared_scale(scale)
 
     def knows(self, attempt_id: str) -> bool:
         return attempt_id in self.evidence

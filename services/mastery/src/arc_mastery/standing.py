@@ -71,7 +71,7 @@ class Policy:
         return dict(self.params)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """One attempt as mastery knows it (``voided_at`` set once a void arrives)."""
 
