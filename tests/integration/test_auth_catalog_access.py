@@ -41,6 +41,7 @@ from arc_catalog.http_api import create_app
 from arc_platform.auth import Access, AccessGuard, AccessLog, Role
 from arc_platform.auth.client import bearer_interceptors
 from arc_platform.auth.dev_issuer import DemoUser, DevIssuerServer
+from arc_platform.auth.guard import HEAR_OUT_SECONDS
 from arc_platform.auth.tokens import TokenSettings, TokenVerifier
 from arc_platform.grpc_server import start_server
 from arc_platform.store import open_application
@@ -722,7 +723,7 @@ async def test_reads_of_people_and_rosters_are_in_the_access_log(stack: Stack) -
     ]
 
 
-async def test_streamed_imports_are_refused_before_anything_is_read(stack: Stack) -> None:
+async def test_streamed_imports_are_refused_and_nothing_is_imported(stack: Stack) -> None:
     await ready(stack)
     package = json.dumps(CASE_PACKAGE).encode()
     for user, code in (
@@ -745,6 +746,27 @@ async def test_streamed_imports_are_refused_before_anything_is_read(stack: Stack
     assert "permission denied" in refused.stderr
     done = await asyncio.to_thread(import_case, stack, source, "admin")
     assert done.returncode == 0, done.stderr
+
+
+async def test_a_refused_upload_is_answered_once_the_client_has_sent_it(stack: Stack) -> None:
+    """The guard refuses a leader's roster upload without using it, but answers only once the
+    client has finished sending: grpcio's asyncio client reports INTERNAL instead of the
+    refusal when one of its writes meets the answer on the way (grpc/grpc#36066). A client that
+    never finishes is refused all the same, after HEAR_OUT_SECONDS."""
+    await ready(stack)
+    upload = Stub(stack.channel("catalog", "leader")).ImportOneRoster(timeout=30)
+    await upload.write(pb.ImportOneRosterRequest(zip=b"PK first part"))
+    answer = asyncio.ensure_future(upload.code())
+    finished, _ = await asyncio.wait({answer}, timeout=HEAR_OUT_SECONDS / 4)
+    assert not finished, "answered while the client was still sending"
+    await upload.write(pb.ImportOneRosterRequest(zip=b"second part"))
+    await upload.done_writing()
+    assert await answer == grpc.StatusCode.PERMISSION_DENIED
+
+    endless = Stub(stack.channel("catalog", "leader")).ImportOneRoster(timeout=30)
+    await endless.write(pb.ImportOneRosterRequest(zip=b"PK never finished"))
+    assert await endless.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert await endless.details() == "permission denied"
 
 
 def import_case(stack: Stack, source: Path, user: str) -> subprocess.CompletedProcess[str]:

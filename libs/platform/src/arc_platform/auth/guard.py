@@ -14,6 +14,7 @@ coroutine function, to read the request's body.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -38,6 +39,10 @@ log = logging.getLogger(__name__)
 
 #: The one answer to a refused request, whether the record exists or not.
 DENIED = "permission denied"
+#: How much of a refused client's request stream is read (and dropped) before the refusal is
+#: sent, at most: see :func:`_refuse`.
+HEAR_OUT_BYTES = 1 << 20
+HEAR_OUT_SECONDS = 2.0
 
 
 class _Public:
@@ -148,25 +153,34 @@ class AccessGuard:
         return _GrpcGuard(self, dict(rules))
 
     async def _grpc_context(
-        self, method: str, rule: GrpcRule | None, message: Any, context: Any
+        self,
+        method: str,
+        rule: GrpcRule | None,
+        handler: grpc.RpcMethodHandler,
+        message: Any,
+        context: Any,
     ) -> RequestContext:
-        """Authenticate and authorize one call; aborts it when refused."""
+        """Authenticate and authorize one call (``message``: its request, or the stream of
+        them); aborts it when refused."""
+        requests = message if handler.request_streaming else None
         metadata = dict(context.invocation_metadata() or ())
         try:
             principal, token = await self.authenticate(metadata.get("authorization"))
         except Unauthenticated as exc:
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+            await _refuse(context, requests, grpc.StatusCode.UNAUTHENTICATED, str(exc))
             raise
         request_context = RequestContext(
             principal, "grpc", method, context.peer() or "", bearer=token
         )
         if rule is None or isinstance(rule, _Public):  # (public methods never get here)
             log.error("no access rule for %s: refused (add one to the service's rules)", method)
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, DENIED)
+            await _refuse(context, requests, grpc.StatusCode.PERMISSION_DENIED, DENIED)
             raise AssertionError("unreachable: abort raises")
-        decision = await self.authorize(request_context, rule(message))
+        # A rule decides on the request message; for a client stream, on nothing (None).
+        asked = rule(message if requests is None else None)
+        decision = await self.authorize(request_context, asked)
         if not decision.allowed:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, DENIED)
+            await _refuse(context, requests, grpc.StatusCode.PERMISSION_DENIED, DENIED)
         return request_context
 
     # --- HTTP --------------------------------------------------------------------------------
@@ -231,7 +245,7 @@ class _GrpcGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             inner = handler.unary_unary or handler.stream_unary
 
             async def unary(message: Any, context: Any) -> Any:
-                checked = await guard._grpc_context(method, rule, _first(handler, message), context)
+                checked = await guard._grpc_context(method, rule, handler, message, context)
                 with serving(checked):
                     result = inner(message, context)
                     return await result if inspect.isawaitable(result) else result
@@ -249,7 +263,7 @@ class _GrpcGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         inner_stream = handler.unary_stream or handler.stream_stream
 
         async def streaming(message: Any, context: Any) -> AsyncIterator[Any]:
-            checked = await guard._grpc_context(method, rule, _first(handler, message), context)
+            checked = await guard._grpc_context(method, rule, handler, message, context)
             with serving(checked):
                 async for item in inner_stream(message, context):
                     yield item
@@ -266,6 +280,27 @@ class _GrpcGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
 
-def _first(handler: grpc.RpcMethodHandler, message: Any) -> Any:
-    """The request message a rule looks at: for a client stream, none (rules see ``None``)."""
-    return None if handler.request_streaming else message
+async def _refuse(
+    context: Any, requests: AsyncIterator[Any] | None, code: grpc.StatusCode, details: str
+) -> None:
+    """Abort the call with ``code``. A client still streaming its requests (an upload) is heard
+    out first, its messages dropped unread: grpcio's asyncio client reports INTERNAL ("Internal
+    error from Core") instead of the server's status when one of its writes meets that status
+    on the way (grpc/grpc#36066), so a refusal sent mid-stream would sometimes reach the client
+    as INTERNAL. Once the client has half-closed, its writes are over. A stream beyond
+    ``HEAR_OUT_BYTES`` or ``HEAR_OUT_SECONDS`` is refused where it stands."""
+    if requests is not None:
+        await _hear_out(requests)
+    await context.abort(code, details)
+
+
+async def _hear_out(requests: AsyncIterator[Any]) -> None:
+    received = 0
+    # Whatever befalls the stream (a time-out, a message that does not parse), the answer
+    # stays the refusal.
+    with contextlib.suppress(Exception):
+        async with asyncio.timeout(HEAR_OUT_SECONDS):
+            async for request in requests:
+                received += request.ByteSize()
+                if received > HEAR_OUT_BYTES:
+                    return
