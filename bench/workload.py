@@ -39,12 +39,13 @@ class Network:
         return len(self.students) * len(self.outcomes)
 
 
-def generate(target_attempts: int, seed: int = 2026) -> Network:
-    """About ``target_attempts`` attempts: 7.5 per student-outcome on average."""
+def generate(target_attempts: int, seed: int = 2026, prefix: str = "bench") -> Network:
+    """About ``target_attempts`` attempts: 7.5 per student-outcome on average (students named
+    ``<prefix>-s…``, so that several networks can share one system)."""
     rng = random.Random(seed)
     pairs = max(OUTCOMES, round(target_attempts / 7.5))
     sections = max(1, round(pairs / OUTCOMES / SECTION_SIZE))
-    students = [f"bench-s{n:06d}" for n in range(sections * SECTION_SIZE)]
+    students = [f"{prefix}-s{n:06d}" for n in range(sections * SECTION_SIZE)]
     outcomes = [f"bench.o{n:02d}" for n in range(OUTCOMES)]
     assessments = []
     for section in range(sections):
