@@ -19,9 +19,10 @@ import dataclasses
 import hashlib
 import json
 import random
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -151,6 +152,20 @@ class Session:
     def opened(self, new: NewAttempt) -> NewAttempt:
         return opened_attempt(self.app.personal, new)
 
+    def prepare_sealers(self, student_ids: Iterable[str]) -> None:
+        """Look up the keys of a batch's students together (not one vault query each)."""
+        missing = sorted({s for s in student_ids if s not in self._sealers})
+        personal = self.app.personal
+        if not missing:
+            return
+        if personal is None:
+            self._sealers.update(dict.fromkeys(missing))
+            return
+        try:
+            self._sealers.update(personal.writers(missing))
+        except Forgotten as forgotten:
+            raise Rejected([Problem("student_id", str(forgotten))]) from None
+
     def _sealer(self, student_id: str) -> PersonSealer | None:
         if student_id not in self._sealers:
             personal = self.app.personal
@@ -174,11 +189,17 @@ Work = Callable[[Session], AttemptIds]
 
 class EvidenceApplication(Application[UUID]):
     name = "evidence"
-    #: Students' histories stay in memory and are fast-forwarded from the store on each load,
-    #: instead of being replayed from their first event on every write. The cache hands out
-    #: its own objects (no deep copy: that cost more than a replay), so whatever a request
-    #: changed but did not save is evicted (see ``commit``); writers take turns (``_writing``).
-    env = {"AGGREGATE_CACHE_MAXSIZE": "20000", "DEEPCOPY_FROM_AGGREGATE_CACHE": "n"}
+    #: Students' histories stay in memory instead of being replayed on every write. The cache
+    #: hands out its own objects (no deep copy: that cost more than a replay), so whatever a
+    #: request changed but did not save is evicted (see ``commit``); writers take turns
+    #: (``_writing``). Nor is a cached history fast-forwarded on each load (a store query per
+    #: student per request): one another replica has since extended fails to save on its
+    #: version, is evicted and re-read.
+    env = {
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+        "AGGREGATE_CACHE_FASTFORWARD": "n",
+    }
     #: Attempts at a request when other writers keep appending to the same students.
     max_conflict_retries = 40
     #: What loads and collects the aggregates of one attempt at a request.
@@ -244,6 +265,7 @@ class EvidenceApplication(Application[UUID]):
                     raise Rejected([Problem("section_id", f"unknown section {section_id!r}")])
                 checks = dataclasses.replace(checks, section=section)
             rows, problems = plan_batch(drafts, checks, new_attempt_id)
+            session.prepare_sealers(new.student_id for attempts in rows for new in attempts)
             for row, attempts in enumerate(rows):
                 for entry, new in enumerate(attempts):
                     student = session.student(new.student_id)
@@ -336,7 +358,10 @@ class EvidenceApplication(Application[UUID]):
         include_voided: bool = False,
     ) -> list[AttemptState]:
         try:
-            student: StudentEvidence = self.repository.get(student_aggregate_id(student_id))
+            # From the store, not the cache: only what was committed, whoever wrote it.
+            student: StudentEvidence = self.repository.get(
+                student_aggregate_id(student_id), version=sys.maxsize
+            )
         except AggregateNotFoundError:
             return []
         found = student.history(outcome_id, assessed_from, assessed_until, include_voided)
