@@ -139,9 +139,10 @@ class Ingest:
 
 
 async def ingest_batched(
-    stack: Stack, network: Network, in_flight: int = 2, progress: Any = None
+    stack: Stack, network: Network, in_flight: int = 4, progress: Any = None
 ) -> Ingest:
-    """Every assessment as one class batch (a row per student) through RecordBatch."""
+    """Every assessment as one class batch (a row per student) through RecordBatch, four
+    teachers at a time."""
     ids: list[tuple[str, str]] = []
     queue = list(network.assessments)
     count = 0

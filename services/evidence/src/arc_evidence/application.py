@@ -385,9 +385,10 @@ class EvidenceApplication(Application[UUID]):
         gets the writer's turn runs every request waiting by then, one after another on the
         same loaded histories, and saves them in one transaction. A refused request leaves
         nothing behind; each request still gets its own attempt ids and store position."""
+        key = _checked_key(idempotency_key)
         ticket = _Ticket(
-            _checked_key(idempotency_key),
-            request_fingerprint(operation, request),
+            key,
+            request_fingerprint(operation, request) if key is not None else "",
             work,
             self.actor(),
             operation,
