@@ -246,7 +246,7 @@ async def test_the_http_api_does_the_same_and_documents_itself(sqlite_stack: Sta
             json={"code": "HOW.1", "statement": " ", "aligned_to": ["ghost"]},
         )
         assert refused.status_code == 422
-        assert {d["field"] for d in refused.json()["detail"]} == {"statement", "aligned_to[0]"}
+        assert {v["field"] for v in refused.json()["violations"]} == {"statement", "aligned_to[0]"}
 
         saved = await http.put(
             "/api/v1/outcomes/how.1",
@@ -267,7 +267,7 @@ async def test_the_http_api_does_the_same_and_documents_itself(sqlite_stack: Sta
 
         bad = await http.post("/api/v1/imports/case", content=b'{"CFDocument": {}}')
         assert bad.status_code == 422
-        assert "CFDocument.identifier" in {d["field"] for d in bad.json()["detail"]}
+        assert "CFDocument.identifier" in {v["field"] for v in bad.json()["violations"]}
         roster = await http.post(
             "/api/v1/imports/oneroster",
             content=roster_zip(),

@@ -147,7 +147,9 @@ def test_a_family_sees_only_the_students_linked_to_them_in_plain_language(
     assert "@media print" in client.get("/static/style.css").text
     missing = client.get("/api/v1/guardians/s-noah")
     assert missing.status_code == 404
-    assert missing.json()["detail"] == [{"field": "guardian_id", "message": "no guardian 's-noah'"}]
+    assert missing.json()["violations"] == [
+        {"field": "guardian_id", "description": "no guardian 's-noah'"}
+    ]
 
 
 def test_the_teacher_sees_her_sections(client: TestClient) -> None:
@@ -174,7 +176,7 @@ def test_the_heat_map_sorts_filters_links_and_lists_missing_evidence(client: Tes
     assert 'href="/students/s-maya/outcomes/ratios"' in page.text  # click through to the student
     assert "No evidence yet" in page.text and "Enter evidence for the class" in page.text
     bad = client.get("/api/v1/sections/sec-6a/heatmap?sort=height")
-    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "sort"
+    assert bad.status_code == 422 and bad.json()["violations"][0]["field"] == "sort"
     assert client.get("/sections/sec-6a?sort=height").status_code == 422
 
 
@@ -229,7 +231,7 @@ def test_whole_class_entry_sends_one_batch_and_bad_input_sends_nothing(
             ],
         },
     )
-    assert api.status_code == 404 and api.json()["detail"][0]["field"] == "rows[0].student_id"
+    assert api.status_code == 404 and api.json()["violations"][0]["field"] == "rows[0].student_id"
     assert len(evidence.entries) == 1
 
 
@@ -265,7 +267,7 @@ def test_leaders_see_the_distribution_over_time_and_stuck_outcomes(
     assert page.status_code == 200 and page.text.count("<svg") == 2
     assert client.get("/api/v1/distribution?school_id=nowhere").status_code == 404
     assert (
-        client.get("/api/v1/distribution?interval=fortnight").json()["detail"][0]["field"]
+        client.get("/api/v1/distribution?interval=fortnight").json()["violations"][0]["field"]
         == "interval"
     )
 
@@ -357,7 +359,7 @@ def test_every_view_shows_how_things_stood_on_a_past_date(client: TestClient) ->
     assert "Shown as it stood on <strong>2026-09-10</strong>" in page.text
     assert 'href="/students/s-maya?as_of=2026-09-10"' in page.text  # links keep the date
     bad = client.get("/api/v1/students/s-maya?as_of=2026-09-10T10:00")
-    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "as_of"
+    assert bad.status_code == 422 and bad.json()["violations"][0]["field"] == "as_of"
 
 
 def test_the_network_names_its_outcomes(story: Story, client: TestClient) -> None:

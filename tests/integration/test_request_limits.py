@@ -54,8 +54,10 @@ async def test_a_body_over_the_limit_is_refused_with_413_naming_it(evidence: InP
         reply = await http.post("/api/v1/attempts", json=padded)
     assert reply.status_code == 413
     size = len(json.dumps(padded, separators=(",", ":")))
+    why = f"request body is {size} bytes; the limit is 2000 bytes"
     assert reply.json() == {
-        "detail": f"request body is {size} bytes; the limit is 2000 bytes",
+        "detail": why,
+        "violations": [{"field": "body", "description": why}],
         "limit": 2000,
     }
     assert evidence.position() == 0

@@ -1,7 +1,8 @@
 """How much one request may carry, in every service: request bodies (HTTP), items in a batch
 (HTTP and gRPC), and gRPC messages. A request over a limit is refused whole, before anything
 is written, with an answer naming the limit: HTTP 413 ``{"detail": "request body is N bytes;
-the limit is M bytes", "limit": M}``; a gRPC message over ``grpc_max_message_bytes`` gets
+the limit is M bytes", "violations": [{"field": "body", ...}], "limit": M}`` (the shape of
+:mod:`arc_platform.http_errors`); a gRPC message over ``grpc_max_message_bytes`` gets
 ``RESOURCE_EXHAUSTED`` from gRPC itself.
 
 The limits are settings (``ARC_MAX_REQUEST_BYTES`` and the rest, see :class:`Limits`), part of
@@ -58,6 +59,7 @@ class TooMany(Exception):
 
     def __init__(self, field: str, count: int, limit: int, what: str = "items") -> None:
         self.field = field
+        self.limit = limit
         self.description = f"{count} {what}; the limit is {limit}"
         super().__init__(f"{field}: {self.description}")
 
@@ -136,7 +138,9 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _refuse(send: Send, size: str, limit: int) -> None:
-    body = json.dumps({"detail": f"{size}; the limit is {limit} bytes", "limit": limit}).encode()
+    why = f"{size}; the limit is {limit} bytes"
+    content = {"detail": why, "violations": [{"field": "body", "description": why}], "limit": limit}
+    body = json.dumps(content).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -3,7 +3,9 @@ FastAPI's OpenAPI document at ``/openapi.json`` (and ``/docs``). No catalog rule
 
 Decimals travel as JSON strings ("2.5") in replies and are accepted as numbers or strings.
 Rule violations answer 422 with every field at fault; unknown entries 404; a concurrent
-change 409. Nothing is written by a refused request.
+change 409. Nothing is written by a refused request. Every refusal has one shape:
+``{"detail": "...", "violations": [{"field": ..., "description": ...}]}``
+(``arc_platform.http_errors``).
 
 Every route but ``/healthz`` needs a bearer token (401 without one) and is checked against
 ``ACCESS_RULES`` (403 ``permission denied``): the definitions (scales, outcomes, frameworks,
@@ -55,6 +57,7 @@ from arc_platform.auth import (
     ReadSection,
     current_request,
 )
+from arc_platform.http_errors import documented_errors, error_response, install_error_handlers
 from arc_platform.limits import Limits, limit_request_bodies
 from arc_platform.telemetry import current_traceparent
 
@@ -200,6 +203,7 @@ def create_app(
         version="1",
         description=__doc__,
         dependencies=[access.http(ACCESS_RULES)],
+        responses=documented_errors(401, 403, 404, 409, 413, 422, 503),
     )
     # CASE packages and OneRoster archives may be larger than other bodies.
     limit_request_bodies(app, limits or Limits(), uploads=("/api/v1/imports/",))
@@ -219,22 +223,19 @@ def create_app(
             on_recorded()
         return saved
 
+    install_error_handlers(app)
+
     @app.exception_handler(InvalidDefinition)
     async def invalid(_: Request, exc: InvalidDefinition) -> JSONResponse:
-        detail = [
-            {"loc": ["body", v.field], "field": v.field, "msg": v.description, "type": "invalid"}
-            for v in exc.violations
-        ]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return error_response(422, [(v.field, v.description) for v in exc.violations])
 
     @app.exception_handler(NotFound)
     async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=404)
+        return error_response(404, [(exc.field, str(exc))])
 
     @app.exception_handler(IntegrityError)
     async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
-        detail = "changed concurrently by another writer; try again"
-        return JSONResponse({"detail": detail}, status_code=409)
+        return error_response(409, [], "changed concurrently by another writer; try again")
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -1,6 +1,7 @@
 """HTTP/JSON adapter of evidence (FastAPI): record, correct and read evidence, import gradebook
 CSV, and follow up xAPI statements that could not be mapped. Bad input answers 400 with every
-field at fault: ``{"detail": ..., "violations": [{"field": ..., "description": ...}]}``.
+field at fault: ``{"detail": ..., "violations": [{"field": ..., "description": ...}]}``, the
+shape of every refusal (:mod:`arc_platform.http_errors`).
 
 Every route but ``/healthz`` (and xAPI's ``/xapi/about``) needs a bearer token (401 without
 one) and is checked against ``ACCESS_RULES`` (403 ``permission denied``): entering, voiding or
@@ -32,11 +33,12 @@ from arc_evidence.gradebook import ImportOptions, data_lines, student_ids
 from arc_evidence.http_models import (
     AttemptIn,
     BatchIn,
-    Refused,
+    GradebookRefused,
+    GradebookReport,
     SupersedeIn,
     VoidIn,
     attempt_json,
-    field_path,
+    gradebook_json,
     item_name,
     refused,
     statement_json,
@@ -58,13 +60,46 @@ from arc_platform.auth import (
     RecordEvidence,
     SendStatements,
 )
-from arc_platform.limits import Limits, TooMany, check_count, limit_request_bodies
+from arc_platform.http_errors import ErrorBody, documented_errors, install_error_handlers
+from arc_platform.limits import Limits, check_count, limit_request_bodies
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 STATUS_CODES = {"invalid": 400, "not_found": 404, "conflict": 409}
+#: Every refusal the API answers (``arc_platform.http_errors``' shape; xAPI's are its own).
+ERRORS = (400, 401, 403, 404, 409, 413, 503)
 #: Uploads: the larger body limit (``ARC_MAX_UPLOAD_BYTES``).
 UPLOADS = ("/api/v1/imports/", "/xapi/statements")
+#: The gradebook upload: the file itself as the body (so the document, and a fuzzer, see it).
+CSV_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string"},
+                "examples": {
+                    "wide": {
+                        "value": "student_id,sci.1,date\nstu-1,3,2026-09-01\nstu-2,EX,2026-09-02\n"
+                    },
+                    "long": {
+                        "value": "student_id,outcome_id,score,status,assessed_at\n"
+                        "stu-1,sci.1,2,,2026-09-01T10:00:00Z\nstu-2,sci.1,,missing,2026-09-01\n"
+                    },
+                    "semicolons": {"value": "student_id;sci.1;date\nstu-3;2,5;2026-09-02\n"},
+                },
+            }
+        },
+    }
+}
+GRADEBOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": GradebookReport, "description": "A dry run: what would be recorded"},
+    201: {"model": GradebookReport, "description": "Every line recorded"},
+    400: {
+        "model": GradebookRefused | ErrorBody,
+        "description": "Lines at fault (the report, each line's problem a violation), or a "
+        "bad parameter or file (not UTF-8)",
+    },
+}
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Traceparent = Annotated[str | None, Header()]
 STUDENT = "/api/v1/students/{student_id}"
@@ -140,31 +175,14 @@ def create_app(
 ) -> FastAPI:
     limits = limits or Limits()
     api = FastAPI(
-        title="Mastery Arc evidence", version="1", dependencies=[access.http(ACCESS_RULES)]
+        title="Mastery Arc evidence",
+        version="1",
+        dependencies=[access.http(ACCESS_RULES)],
+        responses=documented_errors(*ERRORS),
     )
     limit_request_bodies(api, limits, UPLOADS)
 
-    @api.exception_handler(TooMany)
-    def _too_many(_: Request, exc: TooMany) -> JSONResponse:
-        violations = [{"field": exc.field, "description": exc.description}]
-        return JSONResponse({"detail": str(exc), "violations": violations}, 413)
-
-    @api.exception_handler(Refused)
-    def _refused(_: Request, exc: Refused) -> JSONResponse:
-        detail = "; ".join(f"{v['field']}: {v['description']}" for v in exc.violations)
-        headers = {"Retry-After": "1"} if exc.status == 503 else None
-        return JSONResponse(
-            {"detail": detail, "violations": exc.violations}, exc.status, headers=headers
-        )
-
-    @api.exception_handler(RequestValidationError)
-    def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        violations = [
-            {"field": field_path(tuple(error["loc"])), "description": error["msg"]}
-            for error in exc.errors()
-        ]
-        detail = "; ".join(f"{v['field']}: {v['description']}" for v in violations)
-        return JSONResponse({"detail": detail, "violations": violations}, 400)
+    install_error_handlers(api, validation_status=400)
 
     def run(use_case: Callable[[], T], name: Callable[[Problem], str] = lambda p: p.field) -> T:
         try:
@@ -300,7 +318,7 @@ def create_app(
         )
         return {"student_id": student_id, "attempts": [attempt_json(s) for s in found]}
 
-    @v1.post("/imports/gradebook")
+    @v1.post("/imports/gradebook", responses=GRADEBOOK_RESPONSES, openapi_extra=CSV_BODY)
     async def import_csv(
         request: Request,
         recorded_by: Annotated[
@@ -351,12 +369,8 @@ def create_app(
         report = await asyncio.to_thread(run, use_case)
         if report.recorded and not report.replayed:
             on_recorded()
-        content = {
-            **{k: v for k, v in vars(report).items() if k != "errors"},
-            "errors": [vars(e) for e in report.errors],
-        }
         status = 400 if report.errors else (201 if report.recorded else 200)
-        return JSONResponse(content, status)
+        return JSONResponse(gradebook_json(report), status)
 
     @v1.get("/xapi/unmapped")
     def unmapped(

@@ -10,8 +10,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from arc_evidence.domain import AttemptState
+from arc_evidence.gradebook import CsvProblem
+from arc_evidence.imports import ImportReport
 from arc_evidence.rules import AttemptDraft, Problem, ScoreEntry
 from arc_evidence.statements import StoredStatement
+from arc_platform.http_errors import ErrorBody, Refused, error_content
 
 #: ``recorded_by`` / ``voided_by``: the caller unless a network administrator names another
 #: (:mod:`arc_evidence.authorship`).
@@ -20,23 +23,8 @@ RECORDER: str = Field(
 )
 
 
-class Refused(Exception):
-    def __init__(self, status: int, violations: list[dict[str, str]]) -> None:
-        super().__init__(status)
-        self.status = status
-        self.violations = violations
-
-
 def refused(status: int, problems: list[tuple[str, str]]) -> Refused:
-    return Refused(status, [{"field": f, "description": d} for f, d in problems])
-
-
-def field_path(location: tuple[int | str, ...]) -> str:
-    """("body", "scores", 0, "score") → "scores[0].score"."""
-    path = ""
-    for part in location[1:] if location and location[0] in ("body", "query") else location:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
+    return Refused(status, problems)
 
 
 class _In(BaseModel):
@@ -155,6 +143,53 @@ class SupersedeIn(_In):
     score: Decimal | None = None
     assessed_at: datetime | None = None
     comment: str | None = None
+
+
+class LineProblem(BaseModel):
+    line: int | None = Field(description="The CSV line (1 is the header), if one is at fault")
+    column: str | None = Field(description="The column's heading, if one is at fault")
+    description: str
+
+
+class GradebookReport(BaseModel):
+    """What an upload recorded (201), or would record (a dry run: 200)."""
+
+    dry_run: bool
+    recorded: bool
+    layout: str = Field(description="wide or long")
+    source_ref: str = Field(description="The file's content-derived id, kept with each attempt")
+    lines: int
+    students: int
+    attempts: int
+    excused: int
+    missing: int
+    outcomes: list[str]
+    errors: list[LineProblem]
+    attempt_ids: list[str]
+    position: int
+    replayed: bool
+
+
+class GradebookRefused(GradebookReport, ErrorBody):
+    """Lines at fault (400): the report, and each problem as a violation of its line."""
+
+
+def gradebook_json(report: ImportReport) -> dict[str, Any]:
+    """The report; with lines at fault also ``detail`` and ``violations`` (every refusal's
+    shape), a violation's field naming the line and column (``line 4, column sci.1``)."""
+    content = {k: v for k, v in vars(report).items() if k != "errors"}
+    content["errors"] = [vars(e) for e in report.errors]
+    if report.errors:
+        content.update(error_content([(_place(e), e.description) for e in report.errors]))
+    return content
+
+
+def _place(problem: CsvProblem) -> str:
+    parts = [
+        f"line {problem.line}" if problem.line else "",
+        problem.column and f"column {problem.column}",
+    ]
+    return ", ".join(part for part in parts if part) or "body"
 
 
 def item_name(problem: Problem) -> str:

@@ -27,6 +27,12 @@ from arc_evidence.application import Contention, EvidenceApplication
 from arc_evidence.rules import Rejected
 from arc_evidence.statements import find_statement, received_all, store_statements
 from arc_evidence.xapi import VERSION_HEADER, XAPI_VERSION, InvalidStatement, supported_version
+from arc_evidence.xapi_openapi import (
+    GET_STATEMENT,
+    POST_STATEMENTS,
+    PUT_STATEMENT,
+    RESPONSES,
+)
 from arc_platform.auth import (
     PUBLIC,
     Access,
@@ -35,6 +41,7 @@ from arc_platform.auth import (
     SendStatements,
     current_request,
 )
+from arc_platform.http_errors import error_response
 
 STATUS_CODES = {"invalid": 400, "not_found": 404, "conflict": 409}
 ID_PARAMETERS = ("statementId", "voidedStatementId")
@@ -55,10 +62,11 @@ def answer(status: int, content: Any = None, headers: dict[str, str] | None = No
     return JSONResponse(content, status, headers=headers)
 
 
-def error(status: int, problems: list[tuple[str, str]]) -> Response:
-    violations = [{"field": f, "description": d} for f, d in problems]
-    detail = "; ".join(f"{f}: {d}" for f, d in problems)
-    return answer(status, {"error": detail, "violations": violations})
+def error(status: int, problems: list[tuple[str, str]], **extra: Any) -> Response:
+    """A refusal in every service's shape (``arc_platform.http_errors``), with our version."""
+    response = error_response(status, problems, **extra)
+    response.headers[VERSION_HEADER] = XAPI_VERSION
+    return response
 
 
 class Refusal(Exception):
@@ -114,7 +122,9 @@ def xapi_router(
     def about() -> Response:
         return answer(200, {"version": [XAPI_VERSION]})
 
-    @router.put("/statements")
+    @router.put(
+        "/statements", status_code=204, responses=RESPONSES["put"], openapi_extra=PUT_STATEMENT
+    )
     async def put_statement(request: Request) -> Response:
         """Store one statement under the id given as ``statementId``: 204 No Content."""
         try:
@@ -130,7 +140,7 @@ def xapi_router(
             return refusal.response
         return answer(204)
 
-    @router.post("/statements")
+    @router.post("/statements", responses=RESPONSES["post"], openapi_extra=POST_STATEMENTS)
     async def post_statements(request: Request) -> Response:
         """Store one statement or a list (all or none): 200 with their ids, in order."""
         try:
@@ -141,13 +151,13 @@ def xapi_router(
             listed = isinstance(raw, list)
             if listed and len(raw) > max_statements:
                 count = f"{len(raw)} statements; the limit is {max_statements}"
-                raise Refusal(error(413, [("body", count)]))
+                raise Refusal(error(413, [("body", count)], limit=max_statements))
             ids = await store(raw if listed else [raw], None, listed)
         except Refusal as refusal:
             return refusal.response
         return answer(200, ids)
 
-    @router.get("/statements")
+    @router.get("/statements", responses=RESPONSES["get"], openapi_extra=GET_STATEMENT)
     async def get_statement(request: Request) -> Response:
         """One statement by ``statementId`` (not voided) or ``voidedStatementId`` (voided)."""
         response, student_id = await asyncio.to_thread(find, request)

@@ -1,5 +1,6 @@
 """HTTP/JSON adapter of mastery: standings, explanations (now, as known at, as assessed by),
-roll-ups, and the access log for auditors. OpenAPI at /docs. Every route needs a bearer token
+roll-ups, and the access log for auditors. OpenAPI at /docs; refusals name the field at fault
+in every service's shape (``arc_platform.http_errors``). Every route needs a bearer token
 and is checked against ``ACCESS_RULES`` (``arc_platform.auth.policy``)."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, Query, Request
 
 from arc_mastery.application import (
     MasteryApplication,
@@ -18,6 +19,7 @@ from arc_mastery.application import (
 from arc_mastery.rollups import RollUp
 from arc_mastery.standing import Explanation, Standing
 from arc_platform.auth import PUBLIC, Access, AccessEntry, Audit, HttpRule, ReadStudent
+from arc_platform.http_errors import Refused, documented_errors, install_error_handlers
 from arc_platform.limits import Limits, limit_request_bodies
 
 STUDENT = "/api/v1/students/{student_id}"
@@ -104,8 +106,12 @@ def access_entry_json(entry: AccessEntry) -> dict[str, Any]:
 
 def create_app(app: MasteryApplication, access: Access, limits: Limits | None = None) -> FastAPI:
     api = FastAPI(
-        title="Mastery Arc mastery", version="1", dependencies=[access.http(ACCESS_RULES)]
+        title="Mastery Arc mastery",
+        version="1",
+        dependencies=[access.http(ACCESS_RULES)],
+        responses=documented_errors(401, 403, 404, 413, 422, 503),
     )
+    install_error_handlers(api)
     limit_request_bodies(api, limits or Limits())
 
     @api.get("/healthz")
@@ -122,12 +128,12 @@ def create_app(app: MasteryApplication, access: Access, limits: Limits | None = 
         """Why the student stands where they do on the outcome."""
         for name, value in (("as_known_at", as_known_at), ("as_assessed_by", as_assessed_by)):
             if value is not None and value.tzinfo is None:
-                raise HTTPException(422, f"{name}: give a time zone (e.g. 2026-10-02T00:00Z)")
+                raise Refused(422, [(name, "give a time zone (e.g. 2026-10-02T00:00Z)")])
         found = app.explanation(
             student_id, outcome_id, as_known_at=as_known_at, as_assessed_by=as_assessed_by
         )
         if found is None:
-            raise HTTPException(404, "outcome_id: no evidence for this student on this outcome")
+            raise Refused(404, [("outcome_id", "no evidence for this student on this outcome")])
         return {"student_id": student_id, "outcome_id": outcome_id, **explanation_json(found)}
 
     @api.get("/api/v1/students/{student_id}/courses/{course_id}")
@@ -135,14 +141,14 @@ def create_app(app: MasteryApplication, access: Access, limits: Limits | None = 
         try:
             return rollup_json(course_rollup(app, student_id, course_id))
         except UnknownScope as exc:
-            raise HTTPException(404, str(exc)) from exc
+            raise Refused(404, [(exc.field, exc.description)]) from exc
 
     @api.get("/api/v1/students/{student_id}/outcomes/{outcome_id}/children")
     def parent(student_id: str, outcome_id: str) -> dict[str, Any]:
         try:
             return rollup_json(parent_rollup(app, student_id, outcome_id))
         except UnknownScope as exc:
-            raise HTTPException(404, str(exc)) from exc
+            raise Refused(404, [(exc.field, exc.description)]) from exc
 
     @api.get("/api/v1/audit/access-log")
     def access_log(
@@ -154,7 +160,7 @@ def create_app(app: MasteryApplication, access: Access, limits: Limits | None = 
         """Who asked for which student's records, when, through which client, and the answer
         (auditors and network administrators); newest first."""
         if since is not None and since.tzinfo is None:
-            raise HTTPException(422, "since: give a time zone (e.g. 2026-10-02T00:00Z)")
+            raise Refused(422, [("since", "give a time zone (e.g. 2026-10-02T00:00Z)")])
         found = access.log.entries(student_id=student_id, subject=subject, since=since, limit=limit)
         return {"entries": [access_entry_json(e) for e in found]}
 

@@ -14,13 +14,18 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arc_platform.auth import Access
+from arc_platform.http_errors import (
+    documented_errors,
+    error_response,
+    http_exception_response,
+    install_error_handlers,
+)
 from arc_platform.limits import Limits, limit_request_bodies
 from arc_reporting.access import HTTP_RULES, TokenCookie
 from arc_reporting.clients import (
@@ -80,7 +85,11 @@ Service = Annotated[Reporting, Depends(reporting)]
 AsOf = Annotated[datetime | None, Depends(as_of)]
 Options = Annotated[HeatMapOptions, Depends(heatmap_options)]
 
-api = APIRouter(prefix="/api/v1", tags=["reporting"])
+api = APIRouter(
+    prefix="/api/v1",
+    tags=["reporting"],
+    responses=documented_errors(401, 403, 404, 413, 422, 503),
+)
 
 
 def public(view: Any, *hidden: str) -> Any:
@@ -233,6 +242,13 @@ async def record_class_evidence(section_id: str, body: ClassEntryIn, service: Se
     return jsonable_encoder(result)
 
 
+_PAGE_REFUSALS = {
+    403: "Not allowed",
+    404: "Unknown student, section or school (named)",
+    422: "Bad format or as_of (named)",
+}
+
+
 def _export(kind: str, name: str, title: str, cards: Any, at: datetime | None) -> Response:
     if kind == "csv":
         return Response(
@@ -247,7 +263,17 @@ def _export(kind: str, name: str, title: str, cards: Any, at: datetime | None) -
     )
 
 
-exports = APIRouter(tags=["exports"])
+#: Downloads linked from the pages: refused as pages are (HTML; no token: to the sign-in page).
+_PAGE = {"content": {"text/html": {"schema": {"type": "string"}}}}
+exports = APIRouter(
+    tags=["exports"],
+    responses={
+        200: {"content": {"application/pdf": {}, "text/csv": {}}, "description": "The file"},
+        303: {"description": "No valid token: to the sign-in page"},
+        **documented_errors(413, 503),  # answered before the page is, as JSON
+        **{status: {**_PAGE, "description": why} for status, why in _PAGE_REFUSALS.items()},
+    },
+)
 
 
 def export_kind(kind: str) -> str:
@@ -256,14 +282,14 @@ def export_kind(kind: str) -> str:
     return kind
 
 
-@exports.get("/students/{student_id}/report-card.{kind}")
+@exports.get("/students/{student_id}/report-card.{kind}", response_class=Response)
 async def student_export(student_id: str, kind: str, service: Service, at: AsOf) -> Response:
     export_kind(kind)
     card = await service.report_card(student_id, at)
     return _export(kind, f"report-card-{student_id}", card.name, [card], at)
 
 
-@exports.get("/sections/{section_id}/report-cards.{kind}")
+@exports.get("/sections/{section_id}/report-cards.{kind}", response_class=Response)
 async def section_export(
     request: Request, section_id: str, kind: str, service: Service, at: AsOf
 ) -> Response:
@@ -272,7 +298,7 @@ async def section_export(
     return _export(kind, f"report-cards-{section_id}", cards.title, cards.cards, at)
 
 
-@exports.get("/schools/{school_id}/report-cards.{kind}")
+@exports.get("/schools/{school_id}/report-cards.{kind}", response_class=Response)
 async def school_export(
     request: Request, school_id: str, kind: str, service: Service, at: AsOf
 ) -> Response:
@@ -323,17 +349,18 @@ def _wants_json(request: Request) -> bool:
 def _handle_errors(app: FastAPI) -> None:
     from arc_reporting.pages import denied_page, error_page
 
+    install_error_handlers(app)
+
     def problem(request: Request, status: int, items: list[tuple[str, str]]) -> Response:
         if _wants_json(request):
-            detail = [{"field": f, "message": m} for f, m in items]
-            return JSONResponse({"detail": detail}, status_code=status)
+            return error_response(status, items)
         return error_page(request, status, items)
 
     @app.exception_handler(StarletteHTTPException)
     async def refused(request: Request, exc: StarletteHTTPException) -> Response:
         """Pages: sign in when there is no (valid) token; a plain page when refused."""
         if _wants_json(request) or exc.status_code not in (401, 403):
-            return await http_exception_handler(request, exc)
+            return http_exception_response(exc, 422)
         if exc.status_code == 401:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/signin?{urlencode({'next': target})}", status_code=303)
