@@ -1,9 +1,9 @@
 """xAPI use cases: store statements (and the attempts and voids they carry) in one transaction,
-read them back, list the ones that could not be mapped, and retry those."""
+read them back, list the ones that could not be mapped, and retry those. A statement's personal
+parts are stored sealed (:mod:`arc_evidence.xapi_privacy`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +18,8 @@ from arc_evidence.domain import XapiStatement, statement_aggregate_id
 from arc_evidence.rules import Problem, Rejected, prepare
 from arc_evidence.xapi import InvalidStatement, ReceivedStatement, receive
 from arc_evidence.xapi_mapping import agent_name, map_statement, statement_path
+from arc_evidence.xapi_privacy import open_statement, seal_statement
+from arc_platform.erasure import Forgotten, PersonalData
 
 MAX_STATEMENTS = 500
 
@@ -87,9 +89,13 @@ def _store(session: Session, statement: ReceivedStatement, traceparent: str) -> 
     target = session.statement(statement.voids) if statement.voids else None
     if target is not None and target.voids is not None:
         raise Rejected([Problem("object.id", "a voiding statement cannot be voided")])
+    try:
+        sealed = seal_statement(statement.body, session.app.personal)
+    except Forgotten as forgotten:
+        raise Rejected([Problem("actor", str(forgotten))]) from None
     stored = XapiStatement(
         statement_id=statement.statement_id,
-        statement=statement.json(),
+        statement=sealed,
         fingerprint=statement.fingerprint,
         stored_at=session.checks.now,
         voids=statement.voids,
@@ -147,13 +153,15 @@ def find_statement(app: EvidenceApplication, statement_id: str) -> StoredStateme
         stored: XapiStatement = app.repository.get(statement_aggregate_id(statement_id))
     except AggregateNotFoundError:
         return None
-    return _view(stored)
+    return _view(stored, app.personal)
 
 
-def _view(stored: XapiStatement, position: int = 0) -> StoredStatement:
+def _view(
+    stored: XapiStatement, personal: PersonalData | None, position: int = 0
+) -> StoredStatement:
     return StoredStatement(
         statement_id=stored.statement_id,
-        statement=json.loads(stored.statement),
+        statement=open_statement(stored.statement, personal),
         status=stored.status,
         student_id=stored.student_id,
         attempt_ids=list(stored.attempt_ids),
@@ -181,7 +189,7 @@ def unmapped_statements(
             position = notification.id
             stored: XapiStatement = app.repository.get(UUID(str(notification.originator_id)))
             if stored.status == "unmapped":
-                found.append(_view(stored, notification.id))
+                found.append(_view(stored, app.personal, notification.id))
                 if len(found) == limit:
                     break
     return found, position
@@ -200,7 +208,7 @@ def retry_mapping(
         if stored.status != "unmapped" or stored.voids is not None:
             description = f"statement {statement_id} is {stored.status}, not unmapped"
             raise Rejected([Problem("statement_id", description)], "conflict")
-        _map(session, stored, json.loads(stored.statement), traceparent)
+        _map(session, stored, open_statement(stored.statement, session.app.personal), traceparent)
         if not stored.is_mapped:
             raise Rejected([Problem(f, d) for f, d in stored.problems])
         return (tuple(stored.attempt_ids),)
