@@ -100,6 +100,7 @@ class ReportingReadModel:
 
     def apply(self, batch: list[Delivery]) -> None:
         with self.view.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
+            rows = _Inserts()
             for delivery in batch:
                 with consuming_span(delivery):
                     if delivery.event is None or delivery.envelope is None:
@@ -110,31 +111,42 @@ class ReportingReadModel:
                             delivery.problem,
                         )
                         continue
-                    self._apply(conn, delivery.sequence, delivery.envelope.time, delivery.event)
+                    self._apply(
+                        conn, rows, delivery.sequence, delivery.envelope.time, delivery.event
+                    )
+            rows.flush(conn)
 
     def _apply(
-        self, conn: sa.Connection, sequence: int, time: datetime, event: ContractEvent
+        self,
+        conn: sa.Connection,
+        rows: _Inserts,
+        sequence: int,
+        time: datetime,
+        event: ContractEvent,
     ) -> None:
         if isinstance(event, AttemptRecordedV1):
             row = _attempt_row(event)
             row["comment"] = self._opened(conn, event.student_id, event.comment)
-            conn.execute(sa.insert(attempts).values(**row))
+            rows.add(attempts, row)
         elif isinstance(event, AttemptVoidedV1):
-            conn.execute(
-                sa.insert(voids).values(
-                    attempt_id=event.attempt_id,
-                    student_id=event.student_id,
-                    reason=self._opened(conn, event.student_id, event.reason) or REMOVED,
-                    voided_by=event.voided_by,
-                    voided_at=utc(event.voided_at),
-                )
+            rows.add(
+                voids,
+                {
+                    "attempt_id": event.attempt_id,
+                    "student_id": event.student_id,
+                    "reason": self._opened(conn, event.student_id, event.reason) or REMOVED,
+                    "voided_by": event.voided_by,
+                    "voided_at": utc(event.voided_at),
+                },
             )
         elif isinstance(event, MasteryChangedV1):
-            conn.execute(sa.insert(mastery_changes).values(**_change_row(sequence, event)))
-        elif isinstance(event, StudentForgottenV1):
-            self._forget(conn, event.student_id)
-        elif event.context == "catalog":
-            self._add_catalog_entry(conn, time, event)
+            rows.add(mastery_changes, _change_row(sequence, event))
+        else:
+            rows.flush(conn)  # what follows reads or changes rows written before it
+            if isinstance(event, StudentForgottenV1):
+                self._forget(conn, event.student_id)
+            elif event.context == "catalog":
+                self._add_catalog_entry(conn, time, event)
 
     # --- the right to erasure ----------------------------------------------------------------
 
@@ -387,3 +399,19 @@ def _change(row: Any) -> Change:
         assessed_at=utc(row.assessed_at) if row.assessed_at else None,
         changed_at=utc(row.changed_at),
     )
+
+
+class _Inserts:
+    """Rows of one batch, written table by table with one statement each (executemany),
+    in arrival order within each table, before anything that reads or changes them."""
+
+    def __init__(self) -> None:
+        self._rows: dict[sa.Table, list[dict[str, Any]]] = {}
+
+    def add(self, table: sa.Table, row: dict[str, Any]) -> None:
+        self._rows.setdefault(table, []).append(row)
+
+    def flush(self, conn: sa.Connection) -> None:
+        for table, rows in self._rows.items():
+            conn.execute(sa.insert(table), rows)
+        self._rows.clear()
