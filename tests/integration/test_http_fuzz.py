@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
@@ -195,16 +195,24 @@ STATEMENT: dict[str, Any] = {
 }
 
 
+def findable(field: str) -> bool:
+    """A field path a person can follow: no empty name in it (``[0].`` or ``a..b``)."""
+    return bool(field) and not field.endswith(".") and ".." not in field and ".[" not in field
+
+
 @settings(max_examples=100, derandomize=True, deadline=None, database=None)
 @given(body=mutated(STATEMENT) | st.lists(mutated(STATEMENT), max_size=3))
+@example(body={**STATEMENT, "": 3})  # an unnamed property: named ``statement[""]``
+@example(body=[STATEMENT, {**STATEMENT, "context": {"extensions": {"": 1}}}])
 def test_any_json_sent_as_xapi_statements_is_stored_or_refused_whole(
     evidence: InProcess, body: Any
 ) -> None:
     before = evidence.position()
     reply = record(evidence, "/xapi/statements", body, {"X-Experience-API-Version": "1.0.3"})
     assert reply.status_code in (200, 400, 409), reply.text
-    if reply.status_code != 200:  # (a property may be named "": then so is the field)
+    if reply.status_code != 200:  # every field named, a property named "" too
         assert reply.json()["violations"], reply.text
+        assert all(findable(v["field"]) for v in reply.json()["violations"]), reply.text
         assert evidence.position() == before
 
 

@@ -97,6 +97,15 @@ def test_a_resent_statement_is_recognised_whatever_the_lrs_added() -> None:
         (statement(timestamp="yesterday"), ["timestamp"]),
         (statement(version="2.0.0"), ["version"]),
         (statement(grade="A"), ["grade"]),
+        # Properties with odd names are named so that a person can find them.
+        (statement(**{"": "A"}), ['statement[""]']),
+        (statement(**{"the grade": "A"}), ['statement["the grade"]']),
+        (statement(context={"extensions": {"": 1}}), ['context.extensions[""]']),
+        (statement(context={"extensions": {"kind": 1}}), ["context.extensions.kind"]),
+        (
+            statement(context={"contextActivities": {"": [{"id": "x"}]}}),
+            ['context.contextActivities[""][0].id'],
+        ),
         (statement(result={"score": {"scaled": 1.5}}), ["result.score.scaled"]),
         (statement(result={"score": {"raw": 9, "min": 0, "max": 5}}), ["result.score.raw"]),
         (statement(actor={"mbox": "stu@example.org"}), ["actor.mbox"]),

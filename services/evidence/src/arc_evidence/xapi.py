@@ -53,6 +53,7 @@ TOP_LEVEL = frozenset(
 SET_BY_LRS = ("stored", "authority", "version")
 VERSION_PATTERN = re.compile(r"^1\.0(\.\d+)?$")
 SHA1_PATTERN = re.compile(r"^[0-9a-f]{40}$")
+PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
 class InvalidStatement(ValueError):
@@ -83,7 +84,7 @@ def receive(raw: Any, now: datetime, statement_id: str | None = None) -> Receive
     if not isinstance(raw, dict):
         raise InvalidStatement([Problem("statement", "must be a JSON object")])
     for name in sorted(set(raw) - TOP_LEVEL):
-        problems.append(Problem(name, "is not an xAPI statement property"))
+        problems.append(Problem(member("", name), "is not an xAPI statement property"))
     given_id = raw.get("id")
     if given_id is not None and not _is_uuid(given_id):
         problems.append(Problem("id", f"{given_id!r} is not a UUID"))
@@ -116,6 +117,15 @@ def receive(raw: Any, now: datetime, statement_id: str | None = None) -> Receive
 
 def _fingerprint(sent: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(sent, sort_keys=True).encode()).hexdigest()
+
+
+def member(path: str, name: str) -> str:
+    """Where property ``name`` of ``path`` is, as a person finds it: ``path.name``, or
+    ``path["name"]`` when the name is not a plain word (``context.extensions[""]``); a
+    statement's own odd property is ``statement["..."]``."""
+    if PLAIN_NAME.match(name):
+        return f"{path}.{name}" if path else name
+    return f"{path or 'statement'}[{json.dumps(name, ensure_ascii=False)}]"
 
 
 def _is_uuid(value: Any) -> bool:
@@ -259,11 +269,16 @@ def _check_context(context: Any, problems: list[Problem]) -> None:
         items = value if isinstance(value, list) else [value]
         for index, item in enumerate(items):
             if not isinstance(item, dict) or not is_iri(item.get("id")):
-                path = f"context.contextActivities.{kind}[{index}].id"
+                path = f"{member('context.contextActivities', kind)}[{index}].id"
                 problems.append(Problem(path, "must be an activity with an IRI id"))
     extensions = context.get("extensions", {})
-    if not isinstance(extensions, dict) or not all(is_iri(key) for key in extensions):
+    if not isinstance(extensions, dict):
         problems.append(Problem("context.extensions", "must be an object keyed by IRIs"))
+        return
+    for key in extensions:
+        if not is_iri(key):
+            path = member("context.extensions", key)
+            problems.append(Problem(path, "is not an IRI (extensions are keyed by IRIs)"))
 
 
 def _check_timestamp(value: Any, problems: list[Problem]) -> datetime | None:
