@@ -141,3 +141,16 @@ def test_refused_requests_among_concurrent_ones_leave_nothing_behind(
     for n in range(3):  # no history was even opened for students only refused
         with pytest.raises(AggregateNotFoundError):
             first.repository.get(student_aggregate_id(f"stu-refused-{n}"))
+
+
+def test_a_replica_with_an_older_copy_of_a_history_judges_on_the_stored_one(
+    stores: tuple[EvidenceApplication, EvidenceApplication],
+) -> None:
+    """Replica two has the student's history in memory; replica one then records an attempt.
+    A void of that attempt sent to replica two is judged on the stored history, not refused."""
+    first, second = stores
+    second.record(item(1))  # replica two now holds stu-1's history
+    [[recorded_by_first]] = first.record(item(2)).attempt_ids
+    second.void("stu-1", recorded_by_first, "entered in error", "t-ada")
+    voided = [s for s in first.student_history("stu-1", include_voided=True) if s.void]
+    assert [s.attempt.attempt_id for s in voided] == [recorded_by_first]

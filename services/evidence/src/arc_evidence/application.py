@@ -429,7 +429,7 @@ class EvidenceApplication(Application[UUID]):
                     ticket.reset()
                     self._run(ticket, session, records)
                 recordings = self.save(*session.touched.values(), *records.values())
-            except IntegrityError:  # another process wrote first: re-read and run again
+            except (IntegrityError, _Stale):  # another process wrote first: re-read, run again
                 self._forget(session)
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
@@ -482,6 +482,10 @@ class EvidenceApplication(Application[UUID]):
         try:
             ticket.attempt_ids = ticket.work(session)
         except Exception as refused:
+            if isinstance(refused, Rejected) and any(map(self._behind, session.touched.values())):
+                # Refused on a cached history another replica has since extended: judge it
+                # again on the stored one.
+                raise _Stale from refused
             for aid in [aid for aid in session.touched if aid not in before]:
                 # Loaded or opened by this request only: let it go, and if it was changed,
                 # make sure no changed copy stays in the cache.
@@ -504,6 +508,12 @@ class EvidenceApplication(Application[UUID]):
                 key=ticket.key, fingerprint=ticket.fingerprint, result=result
             )
 
+    def _behind(self, aggregate: Aggregate) -> bool:
+        """Whether the store holds events of ``aggregate`` newer than the ones it was built from
+        (an opened one: whether another writer opened it first)."""
+        built_from = aggregate.version - len(aggregate.pending_events)
+        return bool(self.recorder.select_events(aggregate.id, gt=built_from, limit=1))
+
     def _forget(self, session: Session) -> None:
         """Evict what a request loaded: it may hold changes that were not saved."""
         cache = self.repository.cache
@@ -519,6 +529,10 @@ class EvidenceApplication(Application[UUID]):
             return None
         attempt_ids = _same_request(record, key, fingerprint)
         return Written(attempt_ids, self.recorder.max_notification_id() or 0, replayed=True)
+
+
+class _Stale(Exception):
+    """A request was refused on a cached history that is behind the store."""
 
 
 class _Tangled(Exception):
