@@ -17,7 +17,12 @@ import pytest
 
 from arc_platform.devstack import ServiceProcess
 from tests.support.faults import LoadCount, assert_nothing_lost_or_doubled, define_outcomes
-from tests.support.pgcluster import NoPostgresBinaries, PgCluster, throwaway_cluster
+from tests.support.pgcluster import (
+    NoPostgresBinaries,
+    PgCluster,
+    throwaway_cluster,
+    without_binaries,
+)
 from tests.support.stack import Stack
 from tests.support.store_faults import (
     RETRYABLE,
@@ -110,7 +115,7 @@ def cluster() -> Iterator[PgCluster]:
         with throwaway_cluster() as running:
             yield running
     except NoPostgresBinaries as exc:
-        pytest.skip(f"SKIPPING: no local PostgreSQL binaries for a throwaway cluster: {exc}")
+        without_binaries(exc)
 
 
 @pytest.fixture

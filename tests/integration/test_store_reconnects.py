@@ -16,7 +16,12 @@ from eventsourcing.domain import Aggregate
 from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
 from arc_platform.unavailable import is_store_unavailable
-from tests.support.pgcluster import NoPostgresBinaries, PgCluster, throwaway_cluster
+from tests.support.pgcluster import (
+    NoPostgresBinaries,
+    PgCluster,
+    throwaway_cluster,
+    without_binaries,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -27,7 +32,7 @@ def cluster() -> Iterator[PgCluster]:
         with throwaway_cluster() as running:
             yield running
     except NoPostgresBinaries as exc:
-        pytest.skip(f"SKIPPING: no local PostgreSQL binaries for a throwaway cluster: {exc}")
+        without_binaries(exc)
 
 
 def timed(action: Any) -> tuple[float, BaseException | None]:

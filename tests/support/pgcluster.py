@@ -18,9 +18,10 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NoReturn
 
 import psycopg
+import pytest
 
 from arc_platform.devstack import free_port, port_open
 
@@ -150,3 +151,12 @@ def throwaway_cluster() -> Iterator[PgCluster]:
         yield cluster.init().start()
     finally:
         cluster.destroy()
+
+
+def without_binaries(exc: NoPostgresBinaries) -> NoReturn:
+    """Skip loudly where the PostgreSQL binaries are missing, but fail where PostgreSQL is
+    required (CI sets REQUIRE_POSTGRES=1: the throwaway-cluster tests must run there)."""
+    message = f"no local PostgreSQL binaries for a throwaway cluster: {exc}"
+    if os.environ.get("REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"REQUIRE_POSTGRES=1 but {message}")
+    pytest.skip(f"SKIPPING: {message}")
