@@ -101,8 +101,11 @@ async def one_scale(
         if with_latency:
             result["evidence_alone"] = await evidence_alone(stack, network, attempts)
         mastery = result["rebuild_mastery"]
-        grown = max(0.0, mastery["rss_peak_mb"] - mastery["rss_before_mb"])
-        result["projection_bytes_per_pair"] = grown * 2**20 / network.pairs
+        # Kept after the replay (the peak also holds messages in flight), per pair.
+        kept = max(0.0, mastery["rss_after_mb"] - mastery["rss_before_mb"])
+        pairs = network.pairs + (result["end_to_end"]["pairs"] if with_latency else 0)
+        result["pairs_in_projection"] = pairs
+        result["projection_bytes_per_pair"] = kept * 2**20 / pairs
         return result
     finally:
         stack.stop()

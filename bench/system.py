@@ -241,11 +241,14 @@ class Latency:
     backlog_samples: list[int]
     throughput_in: float
     throughput_out: float
+    pairs: int  # student-outcome pairs the run added to the projection
 
 
 async def end_to_end(stack: Stack, network: Network, rate: float, seconds: float) -> Latency:
-    """Attempts at a steady ``rate``; each one flips its student's level (1, 2, 1, 2…), so each
-    must produce one MasteryChanged. Latency: accepted → MasteryChanged received."""
+    """Attempts at a steady ``rate`` from 200 students across every outcome (each pair sees a
+    few attempts, as in a real network, not hundreds); each attempt flips its pair's level
+    (1, 2, 1, 2…), so each must produce one MasteryChanged. Latency: accepted → MasteryChanged
+    received."""
     assert stack.nats is not None
     nc = await nats.connect(stack.nats.url)
     arrived: dict[str, float] = {}
@@ -259,7 +262,7 @@ async def end_to_end(stack: Stack, network: Network, rate: float, seconds: float
     accepted: dict[str, float] = {}
     backlog: list[int] = []
     students = [f"latency-{n:04d}" for n in range(200)]
-    flip: dict[str, int] = {}
+    flip: dict[tuple[str, str], int] = {}
     async with stack.channel("evidence") as channel:
         evidence = evidence_pb2_grpc.EvidenceServiceStub(channel)
         interval = 1.0 / rate
@@ -267,17 +270,17 @@ async def end_to_end(stack: Stack, network: Network, rate: float, seconds: float
         tasks = []
         n = 0
 
-        async def send(student: str, score: int) -> None:
-            reply = await evidence.RecordAttempt(
-                single(student, network.outcomes[0], score, datetime.now(UTC))
-            )
+        async def send(student: str, outcome: str, score: int) -> None:
+            reply = await evidence.RecordAttempt(single(student, outcome, score, datetime.now(UTC)))
             accepted[reply.attempt_id] = time.perf_counter()
 
         next_sample = started + 1.0
         while (now := time.perf_counter()) - started < seconds:
             student = students[n % len(students)]
-            flip[student] = 2 if flip.get(student) == 1 else 1
-            tasks.append(asyncio.create_task(send(student, flip[student])))
+            outcome = network.outcomes[(n // len(students)) % len(network.outcomes)]
+            pair = (student, outcome)
+            flip[pair] = 2 if flip.get(pair) == 1 else 1
+            tasks.append(asyncio.create_task(send(student, outcome, flip[pair])))
             n += 1
             if now >= next_sample:
                 backlog.append(len(accepted) - sum(1 for a in accepted if a in arrived))
@@ -302,6 +305,7 @@ async def end_to_end(stack: Stack, network: Network, rate: float, seconds: float
         backlog_samples=backlog,
         throughput_in=len(accepted) / sent_elapsed,
         throughput_out=len(latencies) / done_elapsed,
+        pairs=len(flip),
     )
 
 
@@ -315,6 +319,7 @@ class Rebuild:
     seconds: float
     replay_seconds: float
     rss_before_mb: float
+    rss_after_mb: float
     rss_peak_mb: float
 
     @property
@@ -353,6 +358,7 @@ async def rebuild(stack: Stack, service: str, into: str, streams: list[str]) -> 
         elapsed,
         found["replay_seconds"],
         found["rss_before_mb"],
+        found["rss_after_mb"],
         found["rss_peak_mb"],
     )
 

@@ -3,6 +3,7 @@ and memory before and at the peak of the replay (the projection's own cost)."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -38,10 +39,12 @@ class ReplayStats:
         if not path:
             return
         seconds = time.perf_counter() - self.started
+        gc.collect()  # what the projection keeps, once the replay's messages are let go
         found = {
             "messages": messages,
             "replay_seconds": seconds,
             "rss_before_mb": self.rss_before_mb,
+            "rss_after_mb": rss_mb(),
             "rss_peak_mb": peak_rss_mb(),
         }
         Path(path).write_text(json.dumps(found))
