@@ -13,6 +13,12 @@ import pytest
 
 from arc_platform.devstack import NatsServer
 from tests.support.docker import nats_from_testcontainers
+from tests.support.pgcluster import (
+    NoPostgresBinaries,
+    PgCluster,
+    throwaway_cluster,
+    without_binaries,
+)
 
 POSTGRES_URL = os.environ.get(
     "ARC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -67,3 +73,13 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
         return None
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def cluster() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL cluster from the local binaries, never the shared server."""
+    try:
+        with throwaway_cluster() as running:
+            yield running
+    except NoPostgresBinaries as exc:
+        without_binaries(exc)

@@ -8,18 +8,13 @@ The database is a throwaway cluster started for this test from the local Postgre
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import grpc
 import pytest
 
 from tests.support.faults import LoadCount, assert_nothing_lost_or_doubled, define_outcomes
 from tests.support.pgcluster import (
-    NoPostgresBinaries,
     PgCluster,
-    throwaway_cluster,
-    without_binaries,
 )
 from tests.support.stack import Stack, eventually
 from tests.support.store_faults import (
@@ -33,25 +28,10 @@ from tests.support.store_faults import (
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def cluster() -> Iterator[PgCluster]:
-    try:
-        with throwaway_cluster() as running:
-            yield running
-    except NoPostgresBinaries as exc:
-        without_binaries(exc)
-
-
-@pytest.fixture
-def stack(nats_url: str, tmp_path: Path, cluster: PgCluster) -> Iterator[Stack]:
-    running = Stack(nats_url, tmp_path / "data", cluster.url()).start()
-    yield running
-    running.stop()
-
-
 async def test_postgres_restarted_under_load_loses_nothing(
-    stack: Stack, cluster: PgCluster
+    cluster_stack: Stack, cluster: PgCluster
 ) -> None:
+    stack = cluster_stack
     sent = LoadCount()
     await define_outcomes(stack, sent, ["MATH.1", "MATH.2", "MATH.3"])
     writer = Writer(stack, sent, students=[f"stu-{n}" for n in range(20)])

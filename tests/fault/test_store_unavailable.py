@@ -18,10 +18,7 @@ import pytest
 from arc_platform.devstack import ServiceProcess
 from tests.support.faults import LoadCount, assert_nothing_lost_or_doubled, define_outcomes
 from tests.support.pgcluster import (
-    NoPostgresBinaries,
     PgCluster,
-    throwaway_cluster,
-    without_binaries,
 )
 from tests.support.stack import Stack
 from tests.support.store_faults import (
@@ -109,27 +106,11 @@ async def test_a_full_disk_at_evidence_answers_retry_later_and_loses_nothing(
     await assert_batches_whole(stack, writer)
 
 
-@pytest.fixture
-def cluster() -> Iterator[PgCluster]:
-    try:
-        with throwaway_cluster() as running:
-            yield running
-    except NoPostgresBinaries as exc:
-        without_binaries(exc)
-
-
-@pytest.fixture
-def postgres_stack(nats_url: str, tmp_path: Path, cluster: PgCluster) -> Iterator[Stack]:
-    running = Stack(nats_url, tmp_path / "data", cluster.url()).start()
-    yield running
-    running.stop()
-
-
 @pytest.mark.postgres
 async def test_a_stopped_postgres_at_evidence_answers_retry_later_and_loses_nothing(
-    postgres_stack: Stack, cluster: PgCluster
+    cluster_stack: Stack, cluster: PgCluster
 ) -> None:
-    stack = postgres_stack
+    stack = cluster_stack
     sent = LoadCount()
     await define_outcomes(stack, sent, ["MATH.1", "MATH.2"])
 

@@ -5,7 +5,6 @@ succeeds at once (the pool does not sit out a long reconnection backoff)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -17,22 +16,10 @@ from arc_platform.settings import ServiceSettings
 from arc_platform.store import open_application
 from arc_platform.unavailable import is_store_unavailable
 from tests.support.pgcluster import (
-    NoPostgresBinaries,
     PgCluster,
-    throwaway_cluster,
-    without_binaries,
 )
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def cluster() -> Iterator[PgCluster]:
-    try:
-        with throwaway_cluster() as running:
-            yield running
-    except NoPostgresBinaries as exc:
-        without_binaries(exc)
 
 
 def timed(action: Any) -> tuple[float, BaseException | None]:
