@@ -46,30 +46,12 @@ from arc_platform.auth.tokens import TokenSettings, TokenVerifier
 from arc_platform.grpc_server import start_server
 from arc_platform.store import open_application
 from arc_platform.views import create_engine
+from tests.support.callers import CALLERS, CLASSMATE, OTHER_STUDENT, STUDENT, other
 from tests.support.stack import ONE_TO_FOUR, Stack
 
-STUDENT, CLASSMATE, OTHER_STUDENT = "stu-001", "stu-003", "stu-002"
 Stub = catalog_pb2_grpc.CatalogServiceStub
 
 
-def other(subject: str, role: Role) -> DemoUser:
-    return DemoUser(subject, (role,), subject)
-
-
-CALLERS: dict[str, str | DemoUser] = {
-    "the student herself": "student",
-    "another student": other(OTHER_STUDENT, Role.STUDENT),
-    "her guardian": "guardian",
-    "another student's guardian": other("guardian-002", Role.GUARDIAN),
-    "her teacher": "teacher",
-    "a teacher of another section": other("teacher-002", Role.TEACHER),
-    "her school's leader": "leader",
-    "another school's leader": other("leader-002", Role.LEADER),
-    "a network admin": "admin",
-    "an auditor": "auditor",
-    "an integrator": "integrator",
-    "an xAPI tool": "tool",
-}
 ADMIN_AND_AUDITOR = {"a network admin", "an auditor"}
 #: kind of endpoint → who may call it
 MAY: dict[str, set[str]] = {

@@ -37,6 +37,7 @@ from arc_platform.auth.dev_issuer import DemoUser, DevIssuerServer
 from arc_platform.auth.tokens import TokenSettings, TokenVerifier
 from arc_platform.grpc_server import field_violations, start_server
 from arc_platform.views import create_engine
+from tests.support.callers import CALLERS, CLASSMATE, OTHER_STUDENT, STUDENT, other
 from tests.support.evidence import (
     PERCENT,
     define_catalog,
@@ -46,7 +47,6 @@ from tests.support.evidence import (
 )
 from tests.support.stack import Stack, timestamp
 
-STUDENT, CLASSMATE, OTHER_STUDENT = "stu-001", "stu-003", "stu-002"
 QUIZ = "https://quiz.example/activities/fractions-1"
 XAPI = {"X-Experience-API-Version": "1.0.3"}
 YESTERDAY = datetime.now(UTC) - timedelta(days=1)
@@ -90,24 +90,6 @@ CATALOG = [
 ]
 
 
-def other(subject: str, role: Role) -> DemoUser:
-    return DemoUser(subject, (role,), subject)
-
-
-CALLERS: dict[str, str | DemoUser] = {
-    "the student herself": "student",
-    "another student": other(OTHER_STUDENT, Role.STUDENT),
-    "her guardian": "guardian",
-    "another student's guardian": other("guardian-002", Role.GUARDIAN),
-    "her teacher": "teacher",
-    "a teacher of another section": other("teacher-002", Role.TEACHER),
-    "her school's leader": "leader",
-    "another school's leader": other("leader-002", Role.LEADER),
-    "a network admin": "admin",
-    "an auditor": "auditor",
-    "an integrator": "integrator",
-    "an xAPI tool": "tool",
-}
 #: kind of endpoint → who may call it
 MAY: dict[str, set[str]] = {
     "read stu-001": {

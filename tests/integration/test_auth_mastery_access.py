@@ -40,6 +40,7 @@ from arc_platform import bus
 from arc_platform.auth import Access, AccessGuard, AccessLog, RelationshipsView, Role
 from arc_platform.auth.dev_issuer import DEMO_USERS, DemoUser
 from arc_platform.auth.tokens import TokenSettings, TokenVerifier
+from tests.support.callers import other
 from tests.support.evidence import FOUR_LEVELS, outcome_defined, wait_for_http
 from tests.support.stack import Stack, eventually
 
@@ -89,10 +90,6 @@ CATALOG: list[ContractEvent] = [
     person("leader-demo", "administrator", school_ids=("sch-A",)),
     person("leader-002", "administrator", school_ids=("sch-B",)),
 ]
-
-
-def other(subject: str, role: Role) -> DemoUser:
-    return DemoUser(subject, (role,), subject)
 
 
 #: caller → may they read stu-001's records? may they read operations and the access log?
