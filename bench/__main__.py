@@ -16,7 +16,7 @@ import signal
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -250,6 +250,14 @@ def print_report(results: dict[str, Any]) -> None:
         console.print(table)
 
 
+#: The scale curve's lines: what, named, marker, line style.
+CURVES: list[tuple[Callable[[dict[str, Any]], float], str, str, str]] = [
+    (lambda run: run["ingest_batched_per_s"], "ingest (batched)", "o", "-"),
+    (lambda run: run["rebuild_mastery"]["events_per_s"], "mastery rebuild", "s", "--"),
+    (lambda run: run["rebuild_reporting"]["events_per_s"], "reporting rebuild", "^", ":"),
+]
+
+
 def draw(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -259,26 +267,14 @@ def draw(results: dict[str, Any], path: Path) -> None:
     figure, (curve, backlog) = plt.subplots(1, 2, figsize=(12, 4.5))
     for backend, result in results["backends"].items():
         xs = [run["attempts"] for run in result["scales"]]
-        curve.plot(
-            xs,
-            [run["ingest_batched_per_s"] for run in result["scales"]],
-            marker="o",
-            label=f"{backend} ingest (batched)",
-        )
-        curve.plot(
-            xs,
-            [run["rebuild_mastery"]["events_per_s"] for run in result["scales"]],
-            marker="s",
-            linestyle="--",
-            label=f"{backend} mastery rebuild",
-        )
-        curve.plot(
-            xs,
-            [run["rebuild_reporting"]["events_per_s"] for run in result["scales"]],
-            marker="^",
-            linestyle=":",
-            label=f"{backend} reporting rebuild",
-        )
+        for measure, name, marker, line in CURVES:
+            curve.plot(
+                xs,
+                [measure(run) for run in result["scales"]],
+                marker=marker,
+                linestyle=line,
+                label=f"{backend} {name}",
+            )
         first = result["scales"][0]
         if "end_to_end" in first:
             backlog.plot(first["end_to_end"]["backlog_samples"], label=f"{backend}")
