@@ -4,11 +4,12 @@ SVG from ``charts``. Each page shows the same view as its JSON API."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,6 +21,7 @@ from arc_reporting import charts
 from arc_reporting.access import caller
 from arc_reporting.clients import EntryRejected
 from arc_reporting.domain.asof import parse_moment
+from arc_reporting.domain.heatmap import Cell, Column, Row
 from arc_reporting.domain.palette import STATUS_COLOURS, text_on
 from arc_reporting.domain.records import STATUSES
 from arc_reporting.domain.vocabulary import PLAIN_STATUS
@@ -76,21 +78,59 @@ def _href(request: Request, path: str, **params: Any) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
 
-def _heat_cells(row: Any, student_link: str, outcome_links: list[str]) -> Markup:
-    """A heat-map row's cells (2,100 on a 35 × 60 map): built here rather than by the template
-    engine, which took most of the page's time. Each cell links to the student's outcome and
-    carries its label in words as well as its colour."""
-    cells = []
-    for cell, link in zip(row.cells, outcome_links, strict=True):
-        label = escape(cell.label)
-        shown = "–" if cell.status == "no_evidence" else escape(_number(cell.value))
-        cells.append(
-            f'<td style="background:{escape(cell.colour)};color:{escape(cell.text_colour)}">'
-            f'<a style="color:inherit" href="{escape(student_link + link)}" '
-            f'title="{escape(row.name)}: {label}">{shown}'
-            f'<span class="visually-hidden"> {label}</span></a></td>'
-        )
-    return Markup("".join(cells))
+class _HeatCells:
+    """A heat map's cells (2,100 on a 35 × 60 map), built here rather than by the template
+    engine, which took most of the page's time. Each cell links to the student's outcome (keeping
+    "as of") and carries its label in words as well as its colour. What is the same for a whole
+    column (its link) or for cells that look alike (colour, value, label) is escaped once."""
+
+    def __init__(self, columns: list[Column], as_of_query: str) -> None:
+        self._outcome_links = [escape(quote(c.outcome_id, safe="/") + as_of_query) for c in columns]
+        self._faces: dict[tuple[str, str, str, str, Decimal | None], tuple[str, str]] = {}
+
+    def __call__(self, row: Row) -> Markup:
+        student_link = escape(f"/students/{quote(row.student_id, safe='/')}/outcomes/")
+        title = f'" title="{escape(row.name)}: '
+        cells = []
+        for cell, outcome_link in zip(row.cells, self._outcome_links, strict=True):
+            start, end = self._face(cell)
+            cells.append(f"{start}{student_link}{outcome_link}{title}{end}")
+        return Markup("".join(cells))
+
+    def _face(self, cell: Cell) -> tuple[str, str]:
+        """The cell's markup before its link, and after its title's student name."""
+        key = (cell.status, cell.colour, cell.text_colour, cell.label, cell.value)
+        face = self._faces.get(key)
+        if face is None:
+            label = escape(cell.label)
+            shown = "–" if cell.status == "no_evidence" else escape(_number(cell.value))
+            face = self._faces[key] = (
+                f'<td style="background:{escape(cell.colour)};color:{escape(cell.text_colour)}">'
+                '<a style="color:inherit" href="',
+                f'{label}">{shown}<span class="visually-hidden"> {label}</span></a></td>',
+            )
+        return face
+
+
+class _StudentLinks:
+    """Links to students' pages (keeping "as of"), each built once: the "no evidence yet" list
+    names each student up to once per outcome (about 1,700 links on a 35 × 60 map)."""
+
+    def __init__(self, names: dict[str, str], as_of_query: str) -> None:
+        self._names = names
+        self._as_of_query = as_of_query
+        self._links: dict[str, str] = {}
+
+    def __call__(self, student_ids: Iterable[str]) -> Markup:
+        return Markup(", ".join(self._link(s) for s in student_ids))
+
+    def _link(self, student_id: str) -> str:
+        link = self._links.get(student_id)
+        if link is None:
+            href = escape(f"/students/{quote(student_id, safe='/')}{self._as_of_query}")
+            name = escape(self._names.get(student_id, student_id))
+            link = self._links[student_id] = f'<a href="{href}">{name}</a>'
+        return link
 
 
 TEMPLATES.env.filters["date"] = _date
@@ -99,7 +139,8 @@ TEMPLATES.env.filters["pct"] = lambda share: f"{100 * share:.0f}%"
 TEMPLATES.env.globals.update(
     query=_query,
     href=_href,
-    heat_cells=_heat_cells,
+    heat_cells=_HeatCells,
+    student_links=_StudentLinks,
     STATUSES=STATUSES,
     STATUS_COLOURS=STATUS_COLOURS,
     PLAIN_STATUS=PLAIN_STATUS,
