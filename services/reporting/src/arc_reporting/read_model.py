@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -246,7 +246,7 @@ class ReportingReadModel:
         found: list[Attempt] = []
         joined = attempts.outerjoin(voids, voids.c.attempt_id == attempts.c.attempt_id)
         for chunk in _chunks(students):
-            query = sa.select(attempts, voids.c.voided_at, voids.c.reason).select_from(joined)
+            query = sa.select(*_ATTEMPT_COLUMNS).select_from(joined)
             query = query.where(attempts.c.student_id.in_(chunk))
             if outcomes is not None:
                 query = query.where(attempts.c.outcome_id.in_(list(outcomes)))
@@ -265,7 +265,7 @@ class ReportingReadModel:
         """Mastery changes published by ``as_of``, in the order they were published."""
         found: list[Change] = []
         for chunk in _chunks(students):
-            query = sa.select(mastery_changes).where(mastery_changes.c.student_id.in_(chunk))
+            query = sa.select(*_CHANGE_COLUMNS).where(mastery_changes.c.student_id.in_(chunk))
             if outcomes is not None:
                 query = query.where(mastery_changes.c.outcome_id.in_(list(outcomes)))
             if as_of is not None:
@@ -356,48 +356,140 @@ def _change_row(sequence: int, event: MasteryChangedV1) -> dict[str, Any]:
 
 
 def _decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)
+    # Numeric columns already come back as Decimal (SQLite through SQLAlchemy, PostgreSQL).
+    return value if value is None or type(value) is Decimal else Decimal(value)
 
 
-def _attempt(row: Any) -> Attempt:
+def _when(value: datetime | None) -> datetime | None:
+    return utc(value) if value else None
+
+
+#: The columns ``_attempt`` unpacks, in its order: rows are read by position, not by name,
+#: because looking up 16 names per row cost more than the rest of loading a page's rows.
+_ATTEMPT_COLUMNS = (
+    *(
+        attempts.c[name]
+        for name in (
+            "attempt_id",
+            "student_id",
+            "outcome_id",
+            "status",
+            "score",
+            "assessed_at",
+            "recorded_at",
+            "recorded_by",
+            "assessment_ref",
+            "assessment_kind",
+            "weight",
+            "tags",
+            "supersedes",
+            "comment",
+        )
+    ),
+    voids.c.voided_at,
+    voids.c.reason,
+)
+
+
+def _attempt(row: Sequence[Any]) -> Attempt:
+    (
+        attempt_id,
+        student_id,
+        outcome_id,
+        status,
+        score,
+        assessed_at,
+        recorded_at,
+        recorded_by,
+        assessment_ref,
+        assessment_kind,
+        weight,
+        tags,
+        supersedes,
+        comment,
+        voided_at,
+        void_reason,
+    ) = row
     return Attempt(
-        attempt_id=row.attempt_id,
-        student_id=row.student_id,
-        outcome_id=row.outcome_id,
-        status=row.status,
-        score=_decimal(row.score),
-        assessed_at=utc(row.assessed_at),
-        recorded_at=utc(row.recorded_at),
-        recorded_by=row.recorded_by,
-        assessment_ref=row.assessment_ref,
-        assessment_kind=row.assessment_kind,
-        weight=Decimal(row.weight),
-        tags=tuple(json.loads(row.tags)),
-        supersedes=row.supersedes,
-        comment=row.comment,
-        voided_at=utc(row.voided_at) if row.voided_at else None,
-        void_reason=row.reason,
+        attempt_id,
+        student_id,
+        outcome_id,
+        status,
+        _decimal(score),
+        utc(assessed_at),
+        utc(recorded_at),
+        recorded_by,
+        assessment_ref,
+        assessment_kind,
+        Decimal(weight),
+        tuple(json.loads(tags)),
+        supersedes,
+        comment,
+        _when(voided_at),
+        void_reason,
     )
 
 
-def _change(row: Any) -> Change:
+#: The columns ``_change`` unpacks, in its order (read by position, as for attempts).
+_CHANGE_COLUMNS = tuple(
+    mastery_changes.c[name]
+    for name in (
+        "student_id",
+        "outcome_id",
+        "stream_sequence",
+        "before_value",
+        "before_level",
+        "before_status",
+        "value",
+        "level",
+        "label",
+        "status",
+        "evidence_count",
+        "method",
+        "cause_kind",
+        "cause_attempt_id",
+        "assessed_at",
+        "changed_at",
+    )
+)
+
+
+def _change(row: Sequence[Any]) -> Change:
+    (
+        student_id,
+        outcome_id,
+        sequence,
+        before_value,
+        before_level,
+        before_status,
+        value,
+        level,
+        label,
+        status,
+        evidence_count,
+        method,
+        cause_kind,
+        cause_attempt_id,
+        assessed_at,
+        changed_at,
+    ) = row
     return Change(
-        student_id=row.student_id,
-        outcome_id=row.outcome_id,
-        sequence=int(row.stream_sequence),
-        before_value=_decimal(row.before_value),
-        before_level=_decimal(row.before_level),
-        before_status=row.before_status,
-        value=_decimal(row.value),
-        level=_decimal(row.level),
-        label=row.label,
-        status=row.status,
-        evidence_count=int(row.evidence_count),
-        method=row.method,
-        cause_kind=row.cause_kind,
-        cause_attempt_id=row.cause_attempt_id,
-        assessed_at=utc(row.assessed_at) if row.assessed_at else None,
-        changed_at=utc(row.changed_at),
+        student_id,
+        outcome_id,
+        int(sequence),
+        _decimal(before_value),
+        _decimal(before_level),
+        before_status,
+        _decimal(value),
+        _decimal(level),
+        label,
+        status,
+        int(evidence_count),
+        method,
+        cause_kind,
+        cause_attempt_id,
+        _when(assessed_at),
+        utc(changed_at),
     )
 
 
