@@ -104,9 +104,12 @@ def shape(
         if (not options.power_only or power) and (options.tag is None or options.tag in o.tags)
     ]
     rows = []
+    # Cells that look alike are one object: a class has few distinct (outcome, level) pairs.
+    alike: dict[tuple[str, str, str | None, Decimal | None, str | None], Cell] = {}
     for student_id, name, _ in students:
         cells = tuple(
-            cell_of(o, standings.get((student_id, o.outcome_id), NO_EVIDENCE)) for o, _ in shown
+            _cell(alike, o, standings.get((student_id, o.outcome_id), NO_EVIDENCE))
+            for o, _ in shown
         )
         rows.append(
             Row(
@@ -123,6 +126,21 @@ def shape(
     return HeatMap(
         columns, _sorted(kept, options, sort_names, [o.outcome_id for o, _ in shown]), len(rows)
     )
+
+
+def _cell(
+    alike: dict[tuple[str, str, str | None, Decimal | None, str | None], Cell],
+    outcome: OutcomeDefinedV1,
+    standing: Standing,
+) -> Cell:
+    """``cell_of``, once per distinct look (what a cell shows depends only on this key; the
+    value as text, since 3 and 3.0 are equal decimals but not the same JSON)."""
+    value = None if standing.value is None else str(standing.value)
+    key = (outcome.outcome_id, standing.status, value, standing.level, standing.label)
+    cell = alike.get(key)
+    if cell is None:
+        cell = alike[key] = cell_of(outcome, standing)
+    return cell
 
 
 def _column(
