@@ -4,6 +4,7 @@ position in one transaction, as of any date, and equal when rebuilt from the sam
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import sqlalchemy as sa
 from arc_contracts import Envelope, PersonDefinedV1
 from arc_platform.consumer import Delivery
 from arc_platform.views import StalePosition, create_engine
+from arc_reporting.domain.asof import standings_at
 from arc_reporting.read_model import ReportingReadModel
 from arc_reporting.sample import feed_class
 from arc_reporting.settings import ReportingSettings
@@ -163,3 +165,18 @@ def test_an_outdated_read_model_is_dropped_and_rebuilt_from_the_bus(tmp_path: Pa
     again = ReportingReadModel(engine)  # same version now: kept
     riverside(again)
     assert ReportingReadModel(engine).position("ARC_CATALOG") > 0
+
+
+def test_standings_alone_are_what_the_whole_history_gives_at_every_moment(
+    database_url: str | None, tmp_path: Path
+) -> None:
+    """The heat map reads only the newest change per student and outcome (``standings_of``):
+    the same standings as folding every change (``standings_at``), now and as of any day."""
+    model = read_model(database_url, tmp_path)
+    feed_class(model, students=6, outcomes=8, attempts=30)
+    students = [f"stu-{n:03d}" for n in range(1, 7)]
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    for as_of in [None, *(start + timedelta(days=d, hours=7) for d in range(0, 90, 6))]:
+        for outcomes in (None, ["math.01", "math.02", "math.07"]):
+            whole = standings_at(model.changes_of(students, outcomes, as_of), as_of)
+            assert model.standings_of(students, outcomes, as_of) == whole, as_of

@@ -60,12 +60,17 @@ def load_scope(
     as_of: datetime | None,
     outcomes: Collection[str] | None = None,
     with_attempts: bool = False,
+    with_changes: bool = True,
 ) -> Scope:
-    changes = model.changes_of(students, outcomes, as_of)
-    by_pair: dict[tuple[str, str], list[Change]] = defaultdict(list)
-    for change in changes:
-        by_pair[(change.student_id, change.outcome_id)].append(change)
-    scope = Scope(catalog, as_of, standings_at(changes, as_of), dict(by_pair))
+    """``with_changes=False``: standings only (``scope.changes`` stays empty), read faster."""
+    if with_changes:
+        changes = model.changes_of(students, outcomes, as_of)
+        by_pair: dict[tuple[str, str], list[Change]] = defaultdict(list)
+        for change in changes:
+            by_pair[(change.student_id, change.outcome_id)].append(change)
+        scope = Scope(catalog, as_of, standings_at(changes, as_of), dict(by_pair))
+    else:
+        scope = Scope(catalog, as_of, model.standings_of(students, outcomes, as_of))
     if with_attempts:
         raw = defaultdict(list)
         for attempt in model.attempts_of(students, outcomes, as_of):

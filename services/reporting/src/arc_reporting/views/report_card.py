@@ -95,7 +95,7 @@ def _cards(
         for sec in sections_of(s)
         for o, _ in catalog.course_outcomes(sec.course_id)
     }
-    scope = load_scope(model, catalog, students, as_of, outcomes)
+    scope = load_scope(model, catalog, students, as_of, outcomes, with_changes=False)
     words = vocabulary(catalog, config)
     cards = []
     for student in sorted(students, key=catalog.sort_name):

@@ -85,7 +85,7 @@ def section_page(
         raise NotFound("section_id", f"no section {section_id!r}")
     outcomes = catalog.course_outcomes(section.course_id)
     ids = [o.outcome_id for o, _ in outcomes]
-    scope = load_scope(model, catalog, section.student_ids, as_of, ids)
+    scope = load_scope(model, catalog, section.student_ids, as_of, ids, with_changes=False)
     students = [(s, catalog.name_of(s), catalog.sort_name(s)) for s in section.student_ids]
     heatmap = shape(students, outcomes, scope.standings, options)
     return SectionPage(
