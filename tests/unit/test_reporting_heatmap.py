@@ -99,6 +99,24 @@ def test_each_outcome_lists_the_students_without_evidence_in_name_order() -> Non
     }
 
 
+def test_a_section_without_students_still_lists_its_outcomes() -> None:
+    heat = shape([], OUTCOMES, {}, HeatMapOptions())
+    assert [(c.outcome_id, c.mastered, c.with_evidence, c.no_evidence) for c in heat.columns] == [
+        ("ratios", 0, 0, ()),
+        ("fractions", 0, 0, ()),
+        ("persevere", 0, 0, ()),
+    ]
+    assert heat.rows == [] and heat.students_total == 0
+
+
+def test_cells_that_look_alike_are_equal_to_cells_made_one_by_one() -> None:
+    heat = shape(STUDENTS, OUTCOMES, STANDINGS, HeatMapOptions())
+    for row in heat.rows:
+        for (outcome, _), cell in zip(OUTCOMES, row.cells, strict=True):
+            standing = STANDINGS.get((row.student_id, outcome.outcome_id), NO_EVIDENCE)
+            assert cell == cell_of(outcome, standing)
+
+
 def test_cells_carry_a_label_and_colour_never_colour_alone() -> None:
     assert (
         cell_of(RATIOS, NO_EVIDENCE).label == "No evidence"

@@ -103,25 +103,29 @@ def shape(
         for o, power in outcomes
         if (not options.power_only or power) and (options.tag is None or options.tag in o.tags)
     ]
-    rows = []
     # Cells that look alike are one object: a class has few distinct (outcome, level) pairs.
     alike: dict[tuple[str, str, str | None, Decimal | None, str | None], Cell] = {}
+    without_evidence = [(o.outcome_id, o, cell_of(o, NO_EVIDENCE)) for o, _ in shown]
+    rows = []
     for student_id, name, _ in students:
         cells = tuple(
-            _cell(alike, o, standings.get((student_id, o.outcome_id), NO_EVIDENCE))
-            for o, _ in shown
+            empty
+            if (standing := standings.get((student_id, outcome_id))) is None
+            # Most cells of a class have no evidence: looked up without building a key.
+            else _cell(alike, outcome, standing)
+            for outcome_id, outcome, empty in without_evidence
         )
-        rows.append(
-            Row(
-                student_id,
-                name,
-                cells,
-                sum(1 for c in cells if c.status == "mastered"),
-                sum(1 for c in cells if c.status in ("not_yet", "no_evidence")),
-            )
-        )
+        statuses = [c.status for c in cells]
+        needs_support = statuses.count("not_yet") + statuses.count("no_evidence")
+        rows.append(Row(student_id, name, cells, statuses.count("mastered"), needs_support))
     sort_names = {sid: key for sid, _, key in students}
-    columns = [_column(i, o, power, rows, sort_names) for i, (o, power) in enumerate(shown)]
+    student_ids = [row.student_id for row in rows]
+    # Each column's cells, top to bottom (one empty tuple per column when no student is shown).
+    by_column = list(zip(*(row.cells for row in rows), strict=True)) or [() for _ in shown]
+    columns = [
+        _column(o, power, student_ids, cells, sort_names)
+        for (o, power), cells in zip(shown, by_column, strict=True)
+    ]
     kept = [r for r in rows if _keep(r, options)]
     return HeatMap(
         columns, _sorted(kept, options, sort_names, [o.outcome_id for o, _ in shown]), len(rows)
@@ -144,15 +148,14 @@ def _cell(
 
 
 def _column(
-    index: int,
     outcome: OutcomeDefinedV1,
     power: bool,
-    rows: list[Row],
+    student_ids: list[str],
+    cells: Sequence[Cell],
     sort_names: dict[str, tuple[str, str, str]],
 ) -> Column:
-    cells = [(row, row.cells[index]) for row in rows]
     missing = sorted(
-        (row.student_id for row, c in cells if c.status == "no_evidence"),
+        (s for s, c in zip(student_ids, cells, strict=True) if c.status == "no_evidence"),
         key=sort_names.__getitem__,
     )
     return Column(
@@ -160,7 +163,7 @@ def _column(
         outcome.code,
         outcome.statement,
         power,
-        sum(1 for _, c in cells if c.status == "mastered"),
+        sum(1 for c in cells if c.status == "mastered"),
         len(cells) - len(missing),
         tuple(missing),
     )
