@@ -4,6 +4,7 @@ needs from the catalog. The rules live in ``standing``, ``policies`` and ``metho
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
@@ -39,13 +40,47 @@ def shared(value: T) -> T:
     return cast(T, found)
 
 
+#: The kept scales by identity, so that a scale already kept is recognised without writing it
+#: out as JSON (each is kept alive here, so an id cannot be reused by another object).
+_KEPT_SCALES: dict[int, dict[str, Any]] = {}
+_KEPT_SCALES_LIMIT = 1000
+
+
 def shared_scale(scale: dict[str, Any]) -> dict[str, Any]:
     """One copy of each scale (never changed in place: a new revision is a new dict)."""
+    if _KEPT_SCALES.get(id(scale)) is scale:
+        return scale
     key = ("scale", json.dumps(scale, sort_keys=True, default=str))
     found = _SHARED.get(key)
     if found is None:
         found = _SHARED[key] = scale
+    if len(_KEPT_SCALES) >= _KEPT_SCALES_LIMIT:
+        _KEPT_SCALES.clear()
+    _KEPT_SCALES[id(found)] = found
     return cast(dict[str, Any], found)
+
+
+#: Standings many pairs share (a standing is a value, a level, a status and a count).
+_STANDINGS: dict[tuple[object, ...], Standing] = {}
+_STANDINGS_LIMIT = 10_000
+
+
+def shared_standing(data: dict[str, Any]) -> Standing:
+    """``standing_from_primitive(data)``, one object per distinct standing (written the same
+    way: 3.5 and 3.50 stay apart)."""
+    key = (
+        str(data.get("value")),
+        str(data.get("level")),
+        data.get("level_label"),
+        data["status"],
+        data["evidence_count"],
+    )
+    found = _STANDINGS.get(key)
+    if found is None:
+        if len(_STANDINGS) >= _STANDINGS_LIMIT:
+            _STANDINGS.clear()
+        found = _STANDINGS[key] = standing_from_primitive(data)
+    return found
 
 
 def mastery_id(student_id: str, outcome_id: str) -> UUID:
@@ -154,8 +189,9 @@ class StudentOutcomeMastery(Aggregate):
 
     @event(Started)
     def __init__(self, student_id: str, outcome_id: str) -> None:
-        self.student_id = student_id
-        self.outcome_id = outcome_id
+        # Interned: every pair of a student (or an outcome) holds the same string.
+        self.student_id = sys.intern(student_id)
+        self.outcome_id = sys.intern(outcome_id)
         self.evidence: dict[str, Evidence] = {}
         self.standing: Standing = NO_EVIDENCE
         self.last_scale: dict[str, Any] | None = None
@@ -180,7 +216,7 @@ class StudentOutcomeMastery(Aggregate):
             status,
             shared(score),
             shared(assessed_at),
-            recorded_at,
+            shared(recorded_at),
             shared(weight),
             shared(frozenset(tags)),
             kind,
@@ -256,7 +292,7 @@ class StudentOutcomeMastery(Aggregate):
         recorded_at: datetime | None,
         traceparent: str,
     ) -> None:
-        self.standing = standing_from_primitive(after)
+        self.standing = shared_standing(after)
 
 
 class MembershipIndex(Aggregate):
@@ -283,7 +319,7 @@ class MembershipIndex(Aggregate):
 
     @event(Added)
     def add(self, member: str) -> None:
-        self.members.append(member)
+        self.members.append(sys.intern(member))
 
 
 class CatalogReplica(Aggregate):
