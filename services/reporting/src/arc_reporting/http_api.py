@@ -4,8 +4,11 @@ render. Every route is checked by the access guard (``access.HTTP_RULES``), in o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -343,6 +346,18 @@ async def school_export(
     return _export(kind, f"report-cards-{school_id}", cards.title, cards.cards, at)
 
 
+@contextlib.asynccontextmanager
+async def _settled_heap(_app: FastAPI) -> AsyncIterator[None]:
+    """Once the app starts, what the process holds (modules, routes, schemas, models) lives as
+    long as it does: it is moved out of the cyclic collector's sight (``gc.freeze``, after one
+    collection so no garbage is kept). The collector stays on for everything made later; its
+    full collections, which a busy page triggers now and then, then scan only that (here:
+    0.2 ms instead of 60-80 ms, the whole p99 of a heat map)."""
+    gc.collect()
+    gc.freeze()
+    yield
+
+
 def create_app(
     model_or_service: ReportingReadModel | Reporting,
     access: Access,
@@ -357,7 +372,7 @@ def create_app(
     service = (
         model_or_service if isinstance(model_or_service, Reporting) else Reporting(model_or_service)
     )
-    app = FastAPI(title="Mastery Arc reporting", version="1")
+    app = FastAPI(title="Mastery Arc reporting", version="1", lifespan=_settled_heap)
     app.state.reporting = service
     app.state.access = access
     app.state.dev_sign_in = dev_sign_in
