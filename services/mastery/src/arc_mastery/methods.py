@@ -88,12 +88,15 @@ def round_final(value: Decimal | Fraction, places: int = DECIMAL_PLACES) -> Deci
     and banker's rounding). Works on the exact value, so 1/3 -> 0.33 and 0.125 -> 0.13; a
     result of zero is never negative ("-0.004" -> "0.00").
     """
-    exact = Fraction(value)
-    scaled = abs(exact) * 10**places
-    whole, remainder = divmod(scaled.numerator, scaled.denominator)
-    if 2 * remainder >= scaled.denominator:
+    # The exact ratio, without building Fractions (this runs for every standing computed).
+    if isinstance(value, Fraction):
+        numerator, denominator = value.numerator, value.denominator
+    else:
+        numerator, denominator = value.as_integer_ratio()
+    whole, remainder = divmod(abs(numerator) * 10**places, denominator)
+    if 2 * remainder >= denominator:
         whole += 1
-    sign = "-" if exact < 0 and whole else ""
+    sign = "-" if numerator < 0 and whole else ""
     return Decimal(f"{sign}{whole}E-{places}")
 
 
@@ -106,6 +109,8 @@ def _as_decimal(value: Fraction) -> Decimal:
     """``value`` as a Decimal: exact when its decimal expansion ends (1/8 -> 0.125,
     0.35³ -> 0.042875), otherwise to 28 significant digits (1/3 -> 0.3333…3)."""
     denominator = value.denominator
+    if denominator == 1:  # a whole number (most weights are 0 or 1): Decimal("nE-0") is Decimal(n)
+        return Decimal(value.numerator)
     twos = (denominator & -denominator).bit_length() - 1
     odd = denominator >> twos
     fives = round(math.log(odd, 5)) if odd > 1 else 0
