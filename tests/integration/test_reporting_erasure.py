@@ -5,13 +5,15 @@ the comments are gone, and a rebuild from the same events shows the same."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
 
 from arc_contracts import REMOVED, AttemptVoidedV1, PersonDefinedV1, StudentForgottenV1
+from arc_platform.consumer import Delivery
 from arc_platform.erasure import PersonalData, open_personal_data
 from arc_reporting.read_model import ReportingReadModel
 from arc_reporting.views.common import Config
@@ -112,3 +114,56 @@ def test_what_arrives_after_the_forget_event_is_not_shown_either(
     tell_maya(story, sealed)  # …but evidence and a revision published before arrive late
 
     assert what_is_shown(story.model) == ("Removed student", [None], [f"voided: {REMOVED}"])
+
+
+@dataclass
+class Told:
+    """Stands in for a read model while a story is told: keeps the deliveries."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def apply(self, batch: list[Delivery]) -> None:
+        self.deliveries.extend(batch)
+
+
+def runs_by_stream(deliveries: list[Delivery]) -> list[list[Delivery]]:
+    """Consecutive deliveries of one stream as one batch (the order of all stays as told)."""
+    runs: list[list[Delivery]] = []
+    for delivery in deliveries:
+        if runs and runs[-1][-1].tracking_name == delivery.tracking_name:
+            runs[-1].append(delivery)
+        else:
+            runs.append([delivery])
+    return runs
+
+
+def test_a_batch_gives_what_its_events_give_one_at_a_time(
+    tmp_path: Path, personal: PersonalData
+) -> None:
+    """A batch asks once who is forgotten and writes catalog entries at its end: the same as
+    event by event, with the forget inside a batch and a revision told twice."""
+    told = Told()
+    story = riverside(cast(ReportingReadModel, told))
+    sealed = sealed_for_maya(personal)
+    tell_maya(story, sealed)
+    story.publish(StudentForgottenV1(student_id="s-maya"), day(6))  # her key still opens
+    renamed = PersonDefinedV1(
+        person_id="s-maya",
+        revision=3,
+        role="student",
+        given_name=sealed.given_name,
+        family_name=sealed.family_name,
+    )
+    story.publish(renamed, day(7))  # a new revision in the forget's batch
+    tell_maya(story, sealed)  # revision 2 again; late evidence
+    assert any(len(run) > 1 for run in runs_by_stream(told.deliveries))
+
+    one_at_a_time = model(tmp_path, "one.sqlite", personal)
+    for delivery in told.deliveries:
+        one_at_a_time.apply([delivery])
+    batched = model(tmp_path, "batched.sqlite", personal)
+    for run in runs_by_stream(told.deliveries):
+        batched.apply(run)
+
+    assert batched.content() == one_at_a_time.content()
+    assert what_is_shown(batched) == ("Removed student", [None, None], [f"voided: {REMOVED}"] * 2)

@@ -100,7 +100,7 @@ class ReportingReadModel:
 
     def apply(self, batch: list[Delivery]) -> None:
         with self.view.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
-            rows = _Inserts()
+            written = _Batch(conn, _forgotten_among(conn, _people_named(batch)))
             for delivery in batch:
                 with consuming_span(delivery):
                     if delivery.event is None or delivery.envelope is None:
@@ -111,63 +111,55 @@ class ReportingReadModel:
                             delivery.problem,
                         )
                         continue
-                    self._apply(
-                        conn, rows, delivery.sequence, delivery.envelope.time, delivery.event
-                    )
-            rows.flush(conn)
+                    self._apply(written, delivery.sequence, delivery.envelope.time, delivery.event)
+            written.flush()
 
-    def _apply(
-        self,
-        conn: sa.Connection,
-        rows: _Inserts,
-        sequence: int,
-        time: datetime,
-        event: ContractEvent,
-    ) -> None:
+    def _apply(self, written: _Batch, sequence: int, time: datetime, event: ContractEvent) -> None:
         if isinstance(event, AttemptRecordedV1):
             row = _attempt_row(event)
-            row["comment"] = self._opened(conn, event.student_id, event.comment)
-            rows.add(attempts, row)
+            row["comment"] = self._opened(written, event.student_id, event.comment)
+            written.add(attempts, row)
         elif isinstance(event, AttemptVoidedV1):
-            rows.add(
+            written.add(
                 voids,
                 {
                     "attempt_id": event.attempt_id,
                     "student_id": event.student_id,
-                    "reason": self._opened(conn, event.student_id, event.reason) or REMOVED,
+                    "reason": self._opened(written, event.student_id, event.reason) or REMOVED,
                     "voided_by": event.voided_by,
                     "voided_at": utc(event.voided_at),
                 },
             )
         elif isinstance(event, MasteryChangedV1):
-            rows.add(mastery_changes, _change_row(sequence, event))
-        else:
-            rows.flush(conn)  # what follows reads or changes rows written before it
-            if isinstance(event, StudentForgottenV1):
-                self._forget(conn, event.student_id)
-            elif event.context == "catalog":
-                self._add_catalog_entry(conn, time, event)
+            written.add(mastery_changes, _change_row(sequence, event))
+        elif isinstance(event, StudentForgottenV1):
+            written.flush()  # what follows changes rows written before it
+            self._forget(written, event.student_id)
+        elif event.context == "catalog":
+            self._add_catalog_entry(written, time, event)
 
     # --- the right to erasure ----------------------------------------------------------------
 
-    def _opened(self, conn: sa.Connection, person_id: str, text: str | None) -> str | None:
+    def _opened(self, written: _Batch, person_id: str, text: str | None) -> str | None:
         """``text`` readable, or None once its person is forgotten."""
-        if text is None or _is_forgotten(conn, person_id):
+        if text is None or person_id in written.forgotten:
             return None
         opened = self.personal.open(text) if self.personal else text
         return None if opened == REMOVED else opened
 
-    def _person_opened(self, conn: sa.Connection, event: PersonDefinedV1) -> PersonDefinedV1:
+    def _person_opened(self, written: _Batch, event: PersonDefinedV1) -> PersonDefinedV1:
         names = {"given_name": event.given_name, "family_name": event.family_name}
-        opened = {k: self._opened(conn, event.person_id, v) or REMOVED for k, v in names.items()}
+        opened = {k: self._opened(written, event.person_id, v) or REMOVED for k, v in names.items()}
         return event.model_copy(update=opened)
 
-    def _forget(self, conn: sa.Connection, student_id: str) -> None:
+    def _forget(self, written: _Batch, student_id: str) -> None:
         """The student's names become "[removed]"; what was written about them is dropped."""
+        conn = written.conn
         if self.personal is not None:
             self.personal.evict(student_id)
-        if not _is_forgotten(conn, student_id):
+        if student_id not in written.forgotten:
             conn.execute(sa.insert(forgotten_students).values(student_id=student_id))
+            written.forgotten.add(student_id)
         conn.execute(
             sa.update(attempts).where(attempts.c.student_id == student_id).values(comment=None)
         )
@@ -189,28 +181,22 @@ class ReportingReadModel:
                 .values(body=removed.model_dump_json())
             )
 
-    def _add_catalog_entry(self, conn: sa.Connection, time: datetime, event: ContractEvent) -> None:
+    def _add_catalog_entry(self, written: _Batch, time: datetime, event: ContractEvent) -> None:
         if isinstance(event, PersonDefinedV1):
-            event = self._person_opened(conn, event)
+            event = self._person_opened(written, event)
         found = identity(event)
         if found is None:
             return
         entity_id, revision = found
-        key = (
-            (catalog_entries.c.subject == event.subject())
-            & (catalog_entries.c.entity_id == entity_id)
-            & (catalog_entries.c.revision == revision)
+        written.add_catalog_entry(
+            {
+                "subject": event.subject(),
+                "entity_id": entity_id,
+                "revision": revision,
+                "known_at": utc(time),
+                "body": event.model_dump_json(),
+            }
         )
-        if conn.execute(sa.select(catalog_entries.c.revision).where(key)).first() is None:
-            conn.execute(
-                sa.insert(catalog_entries).values(
-                    subject=event.subject(),
-                    entity_id=entity_id,
-                    revision=revision,
-                    known_at=utc(time),
-                    body=event.model_dump_json(),
-                )
-            )
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -319,11 +305,30 @@ class ReportingReadModel:
         return result
 
 
-def _is_forgotten(conn: sa.Connection, student_id: str) -> bool:
-    query = sa.select(forgotten_students.c.student_id).where(
-        forgotten_students.c.student_id == student_id
-    )
-    return conn.execute(query).first() is not None
+def _people_named(batch: list[Delivery]) -> set[str]:
+    """Everyone whose sealed fields the batch may open, or whom it forgets."""
+    found = set()
+    for delivery in batch:
+        event = delivery.event
+        if isinstance(event, AttemptRecordedV1):
+            if event.comment is not None:
+                found.add(event.student_id)
+        elif isinstance(event, AttemptVoidedV1 | StudentForgottenV1):
+            found.add(event.student_id)
+        elif isinstance(event, PersonDefinedV1):
+            found.add(event.person_id)
+    return found
+
+
+def _forgotten_among(conn: sa.Connection, people: Collection[str]) -> set[str]:
+    """Who of ``people`` is forgotten: asked once per batch, not once per sealed field."""
+    found: set[str] = set()
+    for chunk in _chunks(people):
+        query = sa.select(forgotten_students.c.student_id).where(
+            forgotten_students.c.student_id.in_(chunk)
+        )
+        found.update(conn.execute(query).scalars())
+    return found
 
 
 def _chunks(items: Collection[str]) -> Iterator[list[str]]:
@@ -550,17 +555,43 @@ def _standing(row: Sequence[Any]) -> Standing:
     )
 
 
-class _Inserts:
-    """Rows of one batch, written table by table with one statement each (executemany),
-    in arrival order within each table, before anything that reads or changes them."""
+class _Batch:
+    """What one batch writes, in one transaction: rows per table, written table by table with
+    one statement each (executemany), in arrival order within each table, before anything that
+    changes them (``flush``); catalog entries likewise, each unless that revision is stored
+    already; and who among the people the batch names is forgotten (kept up to date by it)."""
 
-    def __init__(self) -> None:
+    def __init__(self, conn: sa.Connection, forgotten: set[str]) -> None:
+        self.conn = conn
+        self.forgotten = forgotten
         self._rows: dict[sa.Table, list[dict[str, Any]]] = {}
+        self._entries: dict[tuple[str, str, int], dict[str, Any]] = {}
 
     def add(self, table: sa.Table, row: dict[str, Any]) -> None:
         self._rows.setdefault(table, []).append(row)
 
-    def flush(self, conn: sa.Connection) -> None:
+    def add_catalog_entry(self, row: dict[str, Any]) -> None:
+        # The first of a revision wins, within the batch as against what is stored.
+        self._entries.setdefault((row["subject"], row["entity_id"], row["revision"]), row)
+
+    def flush(self) -> None:
+        if self._entries:
+            self._write_new_entries()
         for table, rows in self._rows.items():
-            conn.execute(sa.insert(table), rows)
+            self.conn.execute(sa.insert(table), rows)
         self._rows.clear()
+
+    def _write_new_entries(self) -> None:
+        stored: set[tuple[str, str, int]] = set()
+        columns = (
+            catalog_entries.c.subject,
+            catalog_entries.c.entity_id,
+            catalog_entries.c.revision,
+        )
+        for chunk in _chunks({entity_id for _, entity_id, _ in self._entries}):
+            query = sa.select(*columns).where(catalog_entries.c.entity_id.in_(chunk))
+            stored.update((s, e, int(r)) for s, e, r in self.conn.execute(query))
+        new = [row for key, row in self._entries.items() if key not in stored]
+        if new:
+            self.conn.execute(sa.insert(catalog_entries), new)
+        self._entries.clear()
