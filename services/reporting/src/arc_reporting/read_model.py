@@ -213,7 +213,7 @@ class ReportingReadModel:
         with self.engine.connect() as conn:
             entries = [
                 Entry(r.subject, r.entity_id, r.revision, utc(r.known_at), r.body)
-                for r in conn.execute(query)
+                for r in conn.execute(query).all()
             ]
         built = build_catalog(entries, as_of)
         with self._lock:
@@ -239,7 +239,7 @@ class ReportingReadModel:
             if as_of is not None:
                 query = query.where(attempts.c.recorded_at <= as_of)
             with self.engine.connect() as conn:
-                found.extend(_attempt(row) for row in conn.execute(query))
+                found.extend(_attempt(row) for row in conn.execute(query).all())
         return found
 
     def changes_of(
@@ -257,7 +257,7 @@ class ReportingReadModel:
             if as_of is not None:
                 query = query.where(mastery_changes.c.changed_at <= as_of)
             with self.engine.connect() as conn:
-                found.extend(_change(row) for row in conn.execute(query))
+                found.extend(_change(row) for row in conn.execute(query).all())
         return sorted(found, key=lambda c: c.sequence)
 
     def standings_of(
@@ -277,7 +277,7 @@ class ReportingReadModel:
             if as_of is not None:
                 query = query.where(mastery_changes.c.changed_at <= as_of)
             with self.engine.connect() as conn:
-                for row in conn.execute(query):
+                for row in conn.execute(query).all():
                     pair = (row[0], row[1])
                     kept = newest.get(pair)
                     # Newest by (changed at, stream sequence), as ``standing_at`` orders them.
