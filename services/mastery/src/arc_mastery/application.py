@@ -314,7 +314,7 @@ class MasteryApplication(Application[UUID]):
             scale=scale_primitive_of(event.scale),
             cause_event_id=event_id,
         )
-        self._settle(mastery, work, "evidence", event_id, mastery.evidence[event.attempt_id])
+        self._settle(mastery, work, "evidence", event_id, mastery.item(event.attempt_id))
 
     def _on_void(self, event: AttemptVoidedV1, event_id: str, _time: datetime, work: Batch) -> None:
         self._check_partition(event.student_id, work)
@@ -328,7 +328,7 @@ class MasteryApplication(Application[UUID]):
             voided_at=event.voided_at,
             cause_event_id=event_id,
         )
-        self._settle(mastery, work, "void", event_id, mastery.evidence[event.attempt_id])
+        self._settle(mastery, work, "void", event_id, mastery.item(event.attempt_id))
 
     def _on_outcome(
         self, event: OutcomeDefinedV1, event_id: str, _t: datetime, work: Batch
@@ -429,9 +429,7 @@ class MasteryApplication(Application[UUID]):
         attempt: Evidence | None,
     ) -> None:
         policy, scale = work.rules(mastery.outcome_id)
-        explanation = explain(
-            list(mastery.evidence.values()), policy, scale or self._last_scale(mastery)
-        )
+        explanation = explain(mastery.evidence, policy, scale or self._last_scale(mastery))
         mastery.settle(
             explanation,
             cause_kind=cause_kind,
@@ -508,7 +506,7 @@ class MasteryApplication(Application[UUID]):
         mastery = self.find_mastery(student_id, outcome_id)
         if mastery is None:
             return None
-        items = list(mastery.evidence.values())
+        items = list(mastery.evidence)
         if as_known_at is not None:
             items = known_at(items, as_known_at)
         if as_assessed_by is not None:
@@ -550,7 +548,7 @@ class MasteryApplication(Application[UUID]):
                     mastery.outcome_id,
                     mastery.standing.value,
                     mastery.standing.status,
-                    tuple(mastery.evidence),
+                    mastery.attempt_ids(),
                     changes,
                 )
             )

@@ -192,7 +192,9 @@ class StudentOutcomeMastery(Aggregate):
         # Interned: every pair of a student (or an outcome) holds the same string.
         self.student_id = sys.intern(student_id)
         self.outcome_id = sys.intern(outcome_id)
-        self.evidence: dict[str, Evidence] = {}
+        #: In the order it arrived. A tuple, searched by attempt id: a pair holds a handful, and
+        #: a tuple of them costs a third of a dict (memory grows with the pairs a replica holds).
+        self.evidence: tuple[Evidence, ...] = ()
         self.standing: Standing = NO_EVIDENCE
         self.last_scale: dict[str, Any] | None = None
 
@@ -211,37 +213,65 @@ class StudentOutcomeMastery(Aggregate):
         scale: dict[str, Any],
         cause_event_id: str,
     ) -> None:
-        self.evidence[attempt_id] = Evidence(
-            attempt_id,
-            status,
-            shared(score),
-            shared(assessed_at),
-            shared(recorded_at),
-            shared(weight),
-            shared(frozenset(tags)),
-            kind,
-            supersedes,
+        self._keep(
+            Evidence(
+                attempt_id,
+                status,
+                shared(score),
+                shared(assessed_at),
+                shared(recorded_at),
+                shared(weight),
+                shared(frozenset(tags)),
+                kind,
+                supersedes,
+            )
         )
         self.last_scale = shared_scale(scale)
 
     def knows(self, attempt_id: str) -> bool:
-        return attempt_id in self.evidence
+        return self._position(attempt_id) is not None
+
+    def item(self, attempt_id: str) -> Evidence:
+        """The evidence of one attempt (KeyError when unknown)."""
+        position = self._position(attempt_id)
+        if position is None:
+            raise KeyError(attempt_id)
+        return self.evidence[position]
+
+    def attempt_ids(self) -> tuple[str, ...]:
+        return tuple(item.attempt_id for item in self.evidence)
+
+    def _position(self, attempt_id: str) -> int | None:
+        for position, item in enumerate(self.evidence):
+            if item.attempt_id == attempt_id:
+                return position
+        return None
+
+    def _keep(self, item: Evidence) -> None:
+        """Add ``item``, or put it in the place of the attempt's earlier version."""
+        position = self._position(item.attempt_id)
+        if position is None:
+            self.evidence = (*self.evidence, item)
+        else:
+            self.evidence = (*self.evidence[:position], item, *self.evidence[position + 1 :])
 
     @event(EvidenceVoided)
     def void(self, attempt_id: str, reason: str, voided_at: datetime, cause_event_id: str) -> None:
-        item = self.evidence[attempt_id]
-        self.evidence[attempt_id] = Evidence(
-            item.attempt_id,
-            item.status,
-            item.score,
-            item.assessed_at,
-            item.recorded_at,
-            item.weight,
-            item.tags,
-            item.kind,
-            item.supersedes,
-            voided_at,
-            reason,
+        item = self.item(attempt_id)
+        self._keep(
+            Evidence(
+                item.attempt_id,
+                item.status,
+                item.score,
+                item.assessed_at,
+                item.recorded_at,
+                item.weight,
+                item.tags,
+                item.kind,
+                item.supersedes,
+                voided_at,
+                reason,
+            )
         )
 
     def settle(

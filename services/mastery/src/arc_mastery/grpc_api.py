@@ -121,7 +121,7 @@ class MasteryServicer(mastery_pb2_grpc.MasteryServiceServicer):
             reply.standing.status = "no_evidence"
             return reply
         standing = found.standing
-        reply.attempt_ids.extend(found.evidence)
+        reply.attempt_ids.extend(found.attempt_ids())
         reply.standing.CopyFrom(standing_message(standing))
         reply.mastered = standing.status == "mastered"
         if standing.value is not None:
