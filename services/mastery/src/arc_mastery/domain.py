@@ -161,6 +161,22 @@ class StudentOutcomeMastery(Aggregate):
         scale: dict[str, Any]
         cause_event_id: str
 
+        def apply(self, aggregate: StudentOutcomeMastery) -> None:
+            aggregate._keep(
+                Evidence(
+                    self.attempt_id,
+                    self.status,
+                    shared(self.score),
+                    shared(self.assessed_at),
+                    shared(self.recorded_at),
+                    shared(self.weight),
+                    shared(frozenset(self.tags)),
+                    self.kind,
+                    self.supersedes,
+                )
+            )
+            aggregate.last_scale = shared_scale(self.scale)
+
     class EvidenceVoided(Aggregate.Event):
         attempt_id: str
         reason: str
@@ -183,6 +199,9 @@ class StudentOutcomeMastery(Aggregate):
         recorded_at: datetime | None
         traceparent: str
 
+        def apply(self, aggregate: StudentOutcomeMastery) -> None:
+            aggregate.standing = shared_standing(self.after)
+
     @staticmethod
     def create_id(student_id: str, outcome_id: str) -> UUID:
         return mastery_id(student_id, outcome_id)
@@ -198,7 +217,6 @@ class StudentOutcomeMastery(Aggregate):
         self.standing: Standing = NO_EVIDENCE
         self.last_scale: dict[str, Any] | None = None
 
-    @event(EvidenceNoted)
     def note(
         self,
         attempt_id: str,
@@ -213,20 +231,22 @@ class StudentOutcomeMastery(Aggregate):
         scale: dict[str, Any],
         cause_event_id: str,
     ) -> None:
-        self._keep(
-            Evidence(
-                attempt_id,
-                status,
-                shared(score),
-                shared(assessed_at),
-                shared(recorded_at),
-                shared(weight),
-                shared(frozenset(tags)),
-                kind,
-                supersedes,
-            )
+        # The hot path of a replay: the event is triggered directly (it applies itself), not
+        # through an ``@event`` method, whose argument matching cost more than the mutation.
+        self.trigger_event(
+            self.EvidenceNoted,
+            attempt_id=attempt_id,
+            status=status,
+            score=score,
+            assessed_at=assessed_at,
+            recorded_at=recorded_at,
+            weight=weight,
+            tags=tags,
+            kind=kind,
+            supersedes=supersedes,
+            scale=scale,
+            cause_event_id=cause_event_id,
         )
-        self.last_scale = shared_scale(scale)
 
     def knows(self, attempt_id: str) -> bool:
         return self._position(attempt_id) is not None
@@ -286,7 +306,8 @@ class StudentOutcomeMastery(Aggregate):
         """Record the new standing if it differs from the current one. True if it changed."""
         if explanation.standing.same_as(self.standing):
             return False
-        self.change(
+        self.trigger_event(
+            self.StandingChanged,
             student_id=self.student_id,
             outcome_id=self.outcome_id,
             before=standing_to_primitive(self.standing),
@@ -303,26 +324,6 @@ class StudentOutcomeMastery(Aggregate):
             traceparent=traceparent,
         )
         return True
-
-    @event(StandingChanged)
-    def change(
-        self,
-        student_id: str,
-        outcome_id: str,
-        before: dict[str, Any],
-        after: dict[str, Any],
-        method: str,
-        params: dict[str, str],
-        policy_id: str | None,
-        policy_revision: int | None,
-        cause_kind: str,
-        cause_event_id: str,
-        attempt_id: str | None,
-        assessed_at: datetime | None,
-        recorded_at: datetime | None,
-        traceparent: str,
-    ) -> None:
-        self.standing = shared_standing(after)
 
 
 class MembershipIndex(Aggregate):
