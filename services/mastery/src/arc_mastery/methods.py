@@ -284,7 +284,19 @@ def _exact(values: Sequence[Decimal]) -> list[Fraction]:
 
 
 def _mean(values: Sequence[Decimal | Fraction]) -> Fraction:
-    return sum((Fraction(v) for v in values), Fraction(0)) / len(values)
+    """The exact mean, summed as one integer ratio and reduced once (a Fraction per term,
+    each reduced, cost most of a mean-policy standing)."""
+    numerator, denominator = 0, 1
+    for value in values:
+        if isinstance(value, Fraction):
+            top, bottom = value.numerator, value.denominator
+        else:
+            top, bottom = value.as_integer_ratio()
+        if bottom == denominator:
+            numerator += top
+        else:
+            numerator, denominator = numerator * bottom + top * denominator, denominator * bottom
+    return Fraction(numerator, denominator * len(values))
 
 
 def _share(count: int) -> Fraction:

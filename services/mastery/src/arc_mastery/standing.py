@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
-from arc_mastery.methods import Calculation, ScaleRange, Score, Status, method_from_spec
+from arc_mastery.methods import Calculation, Method, ScaleRange, Score, Status, method_from_spec
 
 #: When no policy names a method: the newest score, the simplest rule to explain to a family.
 DEFAULT_METHOD = "most_recent"
@@ -37,6 +38,11 @@ class Scale:
     revision: int = 1
 
     def range(self) -> ScaleRange:
+        return self._range
+
+    @cached_property
+    def _range(self) -> ScaleRange:
+        """Built (and checked) once per scale: every standing computed asks for it."""
         return ScaleRange(self.minimum, self.maximum, self.mastery_threshold, self.step)
 
     def level_of(self, value: Decimal) -> Level | None:
@@ -69,6 +75,11 @@ class Policy:
 
     def param_dict(self) -> dict[str, str]:
         return dict(self.params)
+
+    @cached_property
+    def calculation_method(self) -> Method:
+        """The method with its parameters checked, once per policy (not per standing)."""
+        return method_from_spec(self.method, self.param_dict())
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +181,7 @@ def explain(items: Sequence[Evidence], policy: Policy, scale: Scale) -> Explanat
             counted.append(item)
         else:
             excluded.append(Excluded(item, reason))
-    method = method_from_spec(policy.method, policy.param_dict())
+    method = policy.calculation_method
     scores = [Score(item.score, item.weight) for item in counted if item.score is not None]
     calculation = method.calculate(scores, scale.range())
     contributions = list(calculation.contributions) or [None] * len(counted)
