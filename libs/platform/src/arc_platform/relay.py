@@ -40,6 +40,13 @@ EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://masteryarc.org/events")
 Translator = Callable[[Any], ContractEvent | None]
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # a worker thread
+        return None
+
+
 def event_id(originator_id: UUID | str, originator_version: int) -> str:
     """Stable id of a stored event: the same every time the relay reads it."""
     return str(uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}"))
@@ -96,6 +103,13 @@ class OutboxRelay:
         self.tracking_name = f"relay:{self.stream}"
         self.published_count = 0
         self._wake = asyncio.Event()
+        #: The loop ``run`` runs on: ``wake`` may be called from a worker thread (a projection
+        #: commits its batch in one), and an asyncio event set from another thread does not
+        #: wake the loop — the relay would sleep until its next poll.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: The confirmed position, once read: this relay is the only writer of its tracking
+        #: row, so a pass need not query it (forgotten after a failure, to be read again).
+        self._position: int | None = None
         self._tracer = telemetry.tracer("arc.relay")
         self.metrics = metrics or PlatformMetrics()
         #: Highest notification id already counted as recorded (no double count on retries).
@@ -104,13 +118,20 @@ class OutboxRelay:
         self.chainer = Chainer(chain) if chain is not None else None
 
     def wake(self) -> None:
-        """Called after a local write so the relay does not wait for its next poll."""
-        self._wake.set()
+        """Called after a local write so the relay does not wait for its next poll; safe from
+        any thread."""
+        loop = self._loop
+        if loop is None or _running_loop() is loop:
+            self._wake.set()
+        else:
+            loop.call_soon_threadsafe(self._wake.set)
 
     def confirmed_position(self) -> int:
         return self.tracker.max_tracking_id(self.tracking_name) or 0
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._position = None  # another replica may have relayed while this one did not
         while not stop.is_set():
             try:
                 published = await self.publish_pending()
@@ -127,7 +148,16 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """One pass: publish up to one batch after the confirmed position. Returns how many
         notifications were covered (published or skipped)."""
-        position = await asyncio.to_thread(self.confirmed_position)
+        try:
+            return await self._publish_batch()
+        except BaseException:
+            self._position = None
+            raise
+
+    async def _publish_batch(self) -> int:
+        if self._position is None:
+            self._position = await asyncio.to_thread(self.confirmed_position)
+        position = self._position
         notifications = await asyncio.to_thread(
             self.app.recorder.select_notifications,
             position,
@@ -138,7 +168,11 @@ class OutboxRelay:
         if not notifications:
             self.metrics.relay_backlog.set(0, backlog)
             return 0
-        newest = await asyncio.to_thread(self.app.recorder.max_notification_id) or 0
+        # A short batch reached the end of the log: the backlog is this batch (no query).
+        newest: int = notifications[-1].id
+        if len(notifications) == self.batch_size:
+            stored = await asyncio.to_thread(self.app.recorder.max_notification_id)
+            newest = stored or newest
         self.metrics.relay_backlog.set(max(0, newest - position), backlog)
         prepared = [self._prepare(n) for n in notifications]
         links: list[Link | None] = [None] * len(prepared)
@@ -159,6 +193,7 @@ class OutboxRelay:
         self._measure_published(sent, acks)
         last = notifications[-1].id
         await asyncio.to_thread(self.tracker.insert_tracking, Tracking(self.tracking_name, last))
+        self._position = last
         self.published_count += len(sent)
         self.metrics.relay_backlog.set(max(0, newest - last), backlog)
         return len(notifications)

@@ -44,13 +44,8 @@ async def serve(runtime: Runtime) -> Wiring:
     catalog = await asyncio.to_thread(open_catalog, settings, request_actor)
     access = access_for(runtime, CatalogRelationships(catalog.index))
     relay = make_relay(runtime, catalog.store, published.translate, CONTEXT)
-    loop = asyncio.get_running_loop()
-
-    def wake_relay() -> None:  # safe from any thread
-        loop.call_soon_threadsafe(relay.wake)
-
-    servicer = CatalogServicer(catalog, on_recorded=wake_relay, access=access)
-    api = create_app(catalog, access, wake_relay)
+    servicer = CatalogServicer(catalog, on_recorded=relay.wake, access=access)  # any thread
+    api = create_app(catalog, access, relay.wake)
     http = http_loop(api, settings.http_host, settings.http_port)
     loops = [relay.run, http] if settings.relay_enabled else [http]
     return Wiring(

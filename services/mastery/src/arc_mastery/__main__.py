@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import gc
 import logging
 import sys
 from datetime import UTC, datetime
@@ -48,11 +47,6 @@ from arc_platform.views import create_engine
 
 CONTEXT = "mastery"
 log = logging.getLogger(__name__)
-#: A rebuild keeps creating objects that live to its end (every pair's aggregate and evidence),
-#: which the cyclic collector's young generations scan again and again at the default
-#: thresholds (700, 10, 10): about 8 % of the CPU of an in-process replay of 100k attempts,
-#: 1 % with these. Nearly everything is freed by reference counting, so memory is the same.
-REBUILD_GC_THRESHOLDS = (10_000, 10, 10)
 
 
 class MasterySettings(ServiceSettings):
@@ -156,7 +150,6 @@ async def rebuild(runtime: Runtime) -> Wiring:
     parser.add_argument("--stats", help="write replay time and memory to this JSON file")
     options = parser.parse_args(runtime.args)
     target = rebuild_target(runtime.settings, options.into)
-    gc.set_threshold(*REBUILD_GC_THRESHOLDS)
     fresh = open_mastery(target, fresh=True)
     every_partition = consumers(runtime, fresh)
     targets = {

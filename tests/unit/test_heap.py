@@ -1,0 +1,57 @@
+"""The collector settings every service applies once wired (arc_platform.heap)."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+from arc_platform import heap
+
+
+@pytest.fixture
+def restored_collector() -> Iterator[None]:
+    thresholds = gc.get_threshold()
+    callbacks = list(gc.callbacks)
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
+    gc.callbacks[:] = callbacks
+    heap._monitor = None
+
+
+def test_settling_freezes_what_exists_and_sets_the_thresholds(restored_collector: None) -> None:
+    built_at_start = [[n] for n in range(1000)]
+    frozen = heap.settle_after_start((50_000, 20, 20))
+    assert frozen >= len(built_at_start)
+    assert gc.get_threshold() == (50_000, 20, 20)
+    # Still collected afterwards: a cycle made later is freed by a collection.
+    cycle = _Node()
+    cycle.other = cycle
+    watched = weakref.ref(cycle)
+    del cycle
+    gc.collect()
+    assert watched() is None
+
+
+class _Node:
+    other: object = None
+
+
+def test_every_collection_is_timed_once(restored_collector: None) -> None:
+    heap.settle_after_start()
+    heap.settle_after_start()
+    monitors = [c for c in gc.callbacks if isinstance(c, heap.PauseMonitor)]
+    assert len(monitors) == 1
+
+
+def test_thresholds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARC_GC_THRESHOLDS", "1000,5,5")
+    assert heap.thresholds_from_env() == (1000, 5, 5)
+    monkeypatch.setenv("ARC_GC_THRESHOLDS", "1000,5")
+    with pytest.raises(ValueError, match="three positive integers"):
+        heap.thresholds_from_env()
+    monkeypatch.delenv("ARC_GC_THRESHOLDS")
+    assert heap.thresholds_from_env() == heap.SERVICE_THRESHOLDS
