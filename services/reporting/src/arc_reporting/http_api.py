@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date, datetime
@@ -22,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from arc_platform import heap
 from arc_platform.auth import Access
 from arc_platform.http_errors import (
     documented_errors,
@@ -349,12 +349,11 @@ async def school_export(
 @contextlib.asynccontextmanager
 async def _settled_heap(_app: FastAPI) -> AsyncIterator[None]:
     """Once the app starts, what the process holds (modules, routes, schemas, models) lives as
-    long as it does: it is moved out of the cyclic collector's sight (``gc.freeze``, after one
-    collection so no garbage is kept). The collector stays on for everything made later; its
-    full collections, which a busy page triggers now and then, then scan only that (here:
-    0.2 ms instead of 60-80 ms, the whole p99 of a heat map)."""
-    gc.collect()
-    gc.freeze()
+    long as it does: frozen out of the cyclic collector's sight, as every service does once
+    wired (``arc_platform.heap``; repeated here for the app served on its own, e.g. by the
+    render benchmark). Full collections, which a busy page triggers now and then, then scan
+    only what was made later (0.2 ms instead of 60-80 ms, the whole p99 of a heat map)."""
+    heap.settle_after_start()
     yield
 
 
