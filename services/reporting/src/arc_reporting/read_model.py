@@ -249,16 +249,8 @@ class ReportingReadModel:
         as_of: datetime | None = None,
     ) -> list[Change]:
         """Mastery changes published by ``as_of``, in the order they were published."""
-        found: list[Change] = []
-        for chunk in _chunks(students):
-            query = sa.select(*_CHANGE_COLUMNS).where(mastery_changes.c.student_id.in_(chunk))
-            if outcomes is not None:
-                query = query.where(mastery_changes.c.outcome_id.in_(list(outcomes)))
-            if as_of is not None:
-                query = query.where(mastery_changes.c.changed_at <= as_of)
-            with self.engine.connect() as conn:
-                found.extend(_change(row) for row in conn.execute(query).all())
-        return sorted(found, key=lambda c: c.sequence)
+        rows = self._change_rows(_CHANGE_COLUMNS, students, outcomes, as_of)
+        return sorted((_change(row) for row in rows), key=lambda c: c.sequence)
 
     def standings_of(
         self,
@@ -270,20 +262,30 @@ class ReportingReadModel:
         needs and making no ``Change`` per row: for views that show standings alone (a heat
         map). The newest change per pair is picked here: a window function in SQL was slower."""
         newest: dict[tuple[str, str], Any] = {}
+        for row in self._change_rows(_STANDING_COLUMNS, students, outcomes, as_of):
+            pair = (row[0], row[1])
+            kept = newest.get(pair)
+            # Newest by (changed at, stream sequence), as ``standing_at`` orders them.
+            if kept is None or (row[-1], row[-2]) > (kept[-1], kept[-2]):
+                newest[pair] = row
+        return {pair: _standing(row) for pair, row in newest.items()}
+
+    def _change_rows(
+        self,
+        columns: Sequence[Any],
+        students: Collection[str],
+        outcomes: Collection[str] | None,
+        as_of: datetime | None,
+    ) -> Iterator[Any]:
+        """``columns`` of the mastery changes of ``students`` (and ``outcomes``) by ``as_of``."""
         for chunk in _chunks(students):
-            query = sa.select(*_STANDING_COLUMNS).where(mastery_changes.c.student_id.in_(chunk))
+            query = sa.select(*columns).where(mastery_changes.c.student_id.in_(chunk))
             if outcomes is not None:
                 query = query.where(mastery_changes.c.outcome_id.in_(list(outcomes)))
             if as_of is not None:
                 query = query.where(mastery_changes.c.changed_at <= as_of)
             with self.engine.connect() as conn:
-                for row in conn.execute(query).all():
-                    pair = (row[0], row[1])
-                    kept = newest.get(pair)
-                    # Newest by (changed at, stream sequence), as ``standing_at`` orders them.
-                    if kept is None or (row[-1], row[-2]) > (kept[-1], kept[-2]):
-                        newest[pair] = row
-        return {pair: _standing(row) for pair, row in newest.items()}
+                yield from conn.execute(query).all()
 
     def students_with_evidence(self) -> list[str]:
         with self.engine.connect() as conn:
