@@ -130,6 +130,20 @@ def create_vault_engine(url: str) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+def _create_tables(engine: Engine) -> None:
+    """Services starting together share one vault: PostgreSQL's CREATE TABLE IF NOT EXISTS
+    is not safe against a concurrent one (a unique violation on the type name), so the loser
+    looks again once the winner has committed."""
+    for attempt in range(3):
+        try:
+            metadata.create_all(engine)
+            return
+        except (sa.exc.IntegrityError, sa.exc.ProgrammingError):
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
+
+
 class KeyVault:
     """One key per person, created on first write; deleted (with a tombstone kept) when the
     person is forgotten. A key that exists beside a tombstone (a write racing the forget) is
@@ -137,7 +151,7 @@ class KeyVault:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        _create_tables(engine)
 
     def key_for_writing(self, person_id: str) -> bytes:
         """The person's key, created if they have none; :class:`Forgotten` if forgotten."""
