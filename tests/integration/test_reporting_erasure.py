@@ -51,15 +51,19 @@ def sealed_for_maya(personal: PersonalData) -> MayasFields:
     return MayasFields(seal("Maya"), seal("Garcia"), seal(COMMENT), seal("Maya was absent"))
 
 
-def tell_maya(story: Story, sealed: MayasFields) -> None:
-    """Maya as the catalog publishes her, an attempt with a comment, and a voided attempt."""
-    maya = PersonDefinedV1(
+def maya_as_published(sealed: MayasFields, revision: int) -> PersonDefinedV1:
+    return PersonDefinedV1(
         person_id="s-maya",
-        revision=2,
+        revision=revision,
         role="student",
         given_name=sealed.given_name,
         family_name=sealed.family_name,
     )
+
+
+def tell_maya(story: Story, sealed: MayasFields) -> None:
+    """Maya as the catalog publishes her, an attempt with a comment, and a voided attempt."""
+    maya = maya_as_published(sealed, revision=2)
     story.publish(maya, day(1))
     story.record("s-maya", "ratios", 3, day(3), comment=sealed.comment)
     wrong = story.record("s-maya", "fractions", 1, day(4))
@@ -147,13 +151,7 @@ def test_a_batch_gives_what_its_events_give_one_at_a_time(
     sealed = sealed_for_maya(personal)
     tell_maya(story, sealed)
     story.publish(StudentForgottenV1(student_id="s-maya"), day(6))  # her key still opens
-    renamed = PersonDefinedV1(
-        person_id="s-maya",
-        revision=3,
-        role="student",
-        given_name=sealed.given_name,
-        family_name=sealed.family_name,
-    )
+    renamed = maya_as_published(sealed, revision=3)
     story.publish(renamed, day(7))  # a new revision in the forget's batch
     tell_maya(story, sealed)  # revision 2 again; late evidence
     assert any(len(run) > 1 for run in runs_by_stream(told.deliveries))
