@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -34,7 +34,13 @@ from arc_mastery import published
 from arc_mastery.application import MasteryApplication
 from arc_mastery.domain import StudentOutcomeMastery
 from arc_platform.bus import ensure_stream, last_sequence
-from arc_platform.consumer import PositionOf, TrackedConsumer
+from arc_platform.consumer import (
+    MessageSource,
+    OpenSource,
+    PositionOf,
+    TrackedConsumer,
+    ordered_pull,
+)
 from arc_platform.partitions import DEFAULT_PARTITIONS, partition_position_key
 from arc_platform.relay import OutboxRelay
 from arc_platform.settings import ServiceSettings
@@ -77,7 +83,7 @@ class FaultySubscription:
     """Wraps a JetStream subscription: a duplicated message comes again 0-3 messages later; a
     delayed one comes 1-3 messages after its successors (possibly in a later batch)."""
 
-    real: JetStreamContext.PushSubscription
+    real: MessageSource
     injected: Injected
     later: list[list[Any]] = field(default_factory=list)  # [message, messages to wait]
     #: Right after a message overtook a delayed one, say nothing is pending: the batch closes
@@ -120,18 +126,15 @@ class FaultySubscription:
         await self.real.unsubscribe()
 
 
-class FaultyJetStream:
-    """A JetStream context whose subscriptions are faulty (everything else passes through)."""
+def faulty_source(injected: Injected) -> OpenSource:
+    """Opens the real source, wrapped so that it repeats and delays messages."""
 
-    def __init__(self, js: JetStreamContext, injected: Injected) -> None:
-        self.js = js
-        self.injected = injected
+    async def open_faulty(
+        js: JetStreamContext, stream: str, subject: str, start: int, window: int
+    ) -> MessageSource:
+        return FaultySubscription(await ordered_pull(js, stream, subject, start, window), injected)
 
-    async def subscribe(self, *args: Any, **kwargs: Any) -> FaultySubscription:
-        return FaultySubscription(await self.js.subscribe(*args, **kwargs), self.injected)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.js, name)
+    return open_faulty
 
 
 # --- a history on a real nats-server ----------------------------------------------------
@@ -220,35 +223,50 @@ async def run_until_caught_up(
         await asyncio.gather(*tasks)
 
 
-def mastery_consumers(js: JetStreamContext, app: MasteryApplication) -> list[TrackedConsumer]:
+def mastery_consumers(
+    js: JetStreamContext, app: MasteryApplication, source: OpenSource
+) -> list[TrackedConsumer]:
     found = []
     for partition in range(PARTITIONS):
         apply = functools.partial(app.apply_batch, partition)
         catalog_key = partition_position_key(stream_name("catalog"), partition)
-        found.append(TrackedConsumer(js, "catalog", app.position, apply, position_key=catalog_key))
-        found.append(TrackedConsumer(js, "evidence", app.position, apply, partition=partition))
+        found.append(
+            TrackedConsumer(
+                js, "catalog", app.position, apply, position_key=catalog_key, open_source=source
+            )
+        )
+        found.append(
+            TrackedConsumer(
+                js, "evidence", app.position, apply, partition=partition, open_source=source
+            )
+        )
     return found
 
 
-def reporting_consumers(js: JetStreamContext, model: ReportingReadModel) -> list[TrackedConsumer]:
-    found = [TrackedConsumer(js, "catalog", model.position, model.apply)]
+def reporting_consumers(
+    js: JetStreamContext, model: ReportingReadModel, source: OpenSource
+) -> list[TrackedConsumer]:
+    found = [TrackedConsumer(js, "catalog", model.position, model.apply, open_source=source)]
     for partition in range(PARTITIONS):
         for context in ("evidence", "mastery"):
             found.append(
-                TrackedConsumer(js, context, model.position, model.apply, partition=partition)
+                TrackedConsumer(
+                    js,
+                    context,
+                    model.position,
+                    model.apply,
+                    partition=partition,
+                    open_source=source,
+                )
             )
     return found
 
 
-Source = Callable[[JetStreamContext], JetStreamContext]
+clean: OpenSource = ordered_pull
 
 
-def clean(js: JetStreamContext) -> JetStreamContext:
-    return js
-
-
-def faulty(injected: Injected) -> Source:
-    return lambda js: cast(JetStreamContext, FaultyJetStream(js, injected))
+def faulty(injected: Injected) -> OpenSource:
+    return faulty_source(injected)
 
 
 def settings(tmp_path: Path, database_url: str | None, name: str) -> ServiceSettings:
@@ -261,20 +279,20 @@ def settings(tmp_path: Path, database_url: str | None, name: str) -> ServiceSett
 
 
 async def project_mastery(
-    js: JetStreamContext, source: Source, tmp_path: Path, database_url: str | None, name: str
+    js: JetStreamContext, source: OpenSource, tmp_path: Path, database_url: str | None, name: str
 ) -> MasteryApplication:
     app = open_application(
         MasteryApplication, settings(tmp_path, database_url, name), partitions=PARTITIONS
     )
-    await run_until_caught_up(mastery_consumers(source(js), app), app.position)
+    await run_until_caught_up(mastery_consumers(js, app, source), app.position)
     return app
 
 
 async def project_reporting(
-    js: JetStreamContext, source: Source, tmp_path: Path, database_url: str | None, name: str
+    js: JetStreamContext, source: OpenSource, tmp_path: Path, database_url: str | None, name: str
 ) -> ReportingReadModel:
     model = ReportingReadModel(create_engine(settings(tmp_path, database_url, name)))
-    await run_until_caught_up(reporting_consumers(source(js), model), model.position)
+    await run_until_caught_up(reporting_consumers(js, model, source), model.position)
     return model
 
 

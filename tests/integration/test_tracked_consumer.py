@@ -4,16 +4,26 @@ its effects: a failure mid-batch leaves nothing behind, and it resumes from its 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import nats
+import nats.errors
+import nats.js
 import pytest
 import sqlalchemy as sa
 
 from arc_contracts import Envelope, MasteryChangedV1, encode
 from arc_platform.bus import ensure_stream
-from arc_platform.consumer import Delivery, TrackedConsumer
+from arc_platform.consumer import (
+    ConsumerStalled,
+    Delivery,
+    OrderedPull,
+    TrackedConsumer,
+    ordered_pull,
+)
 from arc_platform.settings import ServiceSettings
 from arc_platform.views import StalePosition, TrackedView, create_engine
 from tests.support.events import mastery_changed
@@ -93,3 +103,56 @@ async def test_consumer_resumes_from_its_position_after_a_failure(
     assert failures["left"] == 0
     assert rows(tracked) == list(range(1, 201))
     await nc.close()
+
+
+async def publish_mastery_events(js: nats.js.JetStreamContext, count: int) -> None:
+    await ensure_stream(js, "mastery", duplicate_window_seconds=60)
+    acks = []
+    for n in range(1, count + 1):
+        subject, body, headers = encode(
+            event(n), Envelope(f"id-{n}", "/test", MasteryChangedV1.event_type(), datetime.now(UTC))
+        )
+        acks.append(await js.publish_async(subject, body, headers=headers))
+    await asyncio.gather(*acks)
+
+
+async def test_a_slow_reader_holds_at_most_a_window_of_messages(nats_url: str) -> None:
+    """However far behind the reader is, the source has no more than its window received or
+    asked for (a push consumer's flow control let a rebuild buffer most of the stream)."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await publish_mastery_events(js, 3000)
+    source = await ordered_pull(js, "ARC_MASTERY", "arc.mastery.>", 1, 100)
+    try:
+        await asyncio.sleep(1.0)  # the reader is busy elsewhere
+        assert 0 < source.pending_msgs <= 100
+        sequences: list[int] = []
+        while len(sequences) < 3000:
+            sequences.append((await source.next_msg(timeout=2.0)).metadata.sequence.stream)
+            assert source.pending_msgs <= 100
+        assert sequences == list(range(1, 3001))
+        with pytest.raises(nats.errors.TimeoutError):
+            await source.next_msg(timeout=0.3)
+    finally:
+        await source.unsubscribe()
+        await nc.close()
+
+
+async def test_the_source_says_so_when_its_consumer_is_gone(nats_url: str) -> None:
+    """A consumer deleted under the reader (a restarted server forgets it) is an error, so the
+    tracked consumer starts again from its recorded position instead of waiting forever."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await publish_mastery_events(js, 10)
+    source = cast(OrderedPull, await ordered_pull(js, "ARC_MASTERY", "arc.mastery.>", 1, 100))
+    try:
+        for _ in range(10):
+            await source.next_msg(timeout=2.0)
+        await js.delete_consumer("ARC_MASTERY", source.name)
+        with pytest.raises(ConsumerStalled):
+            for _ in range(20):
+                with contextlib.suppress(nats.errors.TimeoutError):
+                    await source.next_msg(timeout=0.5)
+    finally:
+        await source.unsubscribe()
+        await nc.close()

@@ -5,27 +5,36 @@ effects.
 Why not a durable consumer with acks: with many messages in flight, redeliveries after a crash
 arrive after newer messages and a "skip what is at or below my position" rule then loses them
 (see ../shared/NOTES.md). Instead the position lives only in the consumer's own database; on
-start, and after any error, it reads from position + 1 with an ordered (ephemeral,
-flow-controlled) consumer, which the client library resets itself on a gap. The consumer checks
-the delivery numbers as well (``_Cursor``): a message that comes late, after newer ones, makes
-it start again from its position instead of being skipped.
+start, and after any error, it reads from position + 1 with an ephemeral, no-ack pull consumer
+(``OrderedPull``) that never has more than a window of messages requested or waiting. The
+consumer checks the delivery numbers (``_Cursor``): a message skipped, repeated or delivered
+late, after newer ones, makes it start again from its position instead of being lost.
+
+Why pull, not nats-py's ordered push consumer: the server widens a push consumer's flow-control
+window up to 32 MB whenever the client keeps answering, so a projection slower than the stream
+(every rebuild) ended up holding tens of thousands of decoded messages (~3.7 KB each) in the
+client's queue: most of a rebuild's memory.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+import uuid
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import nats.errors
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import trace
 
 from arc_contracts import ContractEvent, Envelope, MalformedMessage, decode, stream_subjects
@@ -95,16 +104,159 @@ def consuming_span(delivery: Delivery) -> Iterator[trace.Span]:
         yield span
 
 
+class MessageSource(Protocol):
+    """What a tracked consumer reads: messages in stream order."""
+
+    @property
+    def pending_msgs(self) -> int:
+        """Messages received and not taken yet."""
+        ...
+
+    async def next_msg(self, timeout: float = 1.0) -> Msg: ...
+
+    async def unsubscribe(self) -> None: ...
+
+
+class ConsumerStalled(RuntimeError):
+    """The server stopped answering the pull consumer (restarted, consumer gone)."""
+
+
+class OrderedPull:
+    """An ephemeral, no-ack pull consumer of one stream (and filter) from a start sequence, read
+    in order. It asks for more only while fewer than ``window`` messages are requested or
+    waiting to be taken, so memory stays bounded however slow the reader is. The server sends
+    a heartbeat while a request waits with nothing to deliver; silence for three heartbeats
+    means the consumer is gone (a restarted server) and ``next_msg`` raises
+    ``ConsumerStalled``: the tracked consumer then starts again from its recorded position."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        stream: str,
+        filter_subject: str,
+        start_sequence: int,
+        *,
+        window: int = 500,
+        heartbeat: float = 1.0,
+        expires: float = 30.0,
+    ) -> None:
+        self.js = js
+        self.nc = js._nc  # the connection the JetStream context was made from
+        self.stream = stream
+        self.filter_subject = filter_subject
+        self.start_sequence = start_sequence
+        self.window = window
+        self.heartbeat = heartbeat
+        self.expires = expires
+        self.name = f"arc-{uuid.uuid4().hex[:16]}"
+        self._ready: asyncio.Queue[Msg] = asyncio.Queue()
+        #: Messages asked for by requests still open on the server and not received yet.
+        self._requested = 0
+        self._heard_at = time.monotonic()
+        self._failure: str | None = None
+        self._inbox = ""
+        self._subscription: Subscription | None = None
+
+    async def start(self) -> OrderedPull:
+        await self.js.add_consumer(
+            self.stream,
+            ConsumerConfig(
+                name=self.name,
+                filter_subject=self.filter_subject,
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
+                opt_start_seq=self.start_sequence,
+                ack_policy=AckPolicy.NONE,
+                # Gone by itself if this process dies without deleting it.
+                inactive_threshold=300.0,
+                mem_storage=True,
+                num_replicas=1,
+            ),
+        )
+        self._inbox = self.nc.new_inbox()
+        self._subscription = await self.nc.subscribe(self._inbox, cb=self._received)
+        self._heard_at = time.monotonic()
+        await self._ask_for_more()
+        return self
+
+    @property
+    def pending_msgs(self) -> int:
+        return self._ready.qsize()
+
+    async def next_msg(self, timeout: float = 1.0) -> Msg:
+        if self._failure is not None:
+            raise ConsumerStalled(f"{self.stream}: {self._failure}")
+        try:
+            msg = self._ready.get_nowait()
+        except asyncio.QueueEmpty:
+            try:
+                msg = await asyncio.wait_for(self._ready.get(), timeout)
+            except TimeoutError:
+                silent = time.monotonic() - self._heard_at
+                if silent > 3 * self.heartbeat:
+                    raise ConsumerStalled(
+                        f"{self.stream}: no message or heartbeat for {silent:.1f} s"
+                    ) from None
+                raise nats.errors.TimeoutError from None
+        await self._ask_for_more()
+        return msg
+
+    async def _ask_for_more(self) -> None:
+        wanted = self.window - self._requested - self._ready.qsize()
+        if wanted < self.window // 2:
+            return
+        self._requested += wanted
+        self._heard_at = time.monotonic()  # the server answers, or beats, within a heartbeat
+        request = {
+            "batch": wanted,
+            "expires": int(self.expires * 1e9),
+            "idle_heartbeat": int(self.heartbeat * 1e9),
+        }
+        subject = f"{self.js._prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.name}"
+        await self.nc.publish(subject, json.dumps(request).encode(), reply=self._inbox)
+
+    async def _received(self, msg: Msg) -> None:
+        self._heard_at = time.monotonic()
+        status = msg.headers.get("Status") if msg.headers else None
+        if not status:
+            self._requested -= 1
+            self._ready.put_nowait(msg)
+            return
+        if status == "408":  # a request expired: what it did not deliver is not coming
+            assert msg.headers is not None
+            self._requested -= int(msg.headers.get("Nats-Pending-Messages", "0"))
+            await self._ask_for_more()
+        elif status != "100":  # 100: heartbeat
+            description = msg.headers.get("Description", "") if msg.headers else ""
+            self._failure = f"pull request answered {status} {description}".strip()
+
+    async def unsubscribe(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.unsubscribe()
+        try:
+            await self.js.delete_consumer(self.stream, self.name)
+        except Exception:
+            log.debug("could not delete consumer %s of %s", self.name, self.stream)
+
+
+#: Opens the message source of a tracked consumer from a start sequence.
+OpenSource = Callable[[JetStreamContext, str, str, int, int], Awaitable[MessageSource]]
+
+
+async def ordered_pull(
+    js: JetStreamContext, stream: str, filter_subject: str, start_sequence: int, window: int
+) -> MessageSource:
+    return await OrderedPull(js, stream, filter_subject, start_sequence, window=window).start()
+
+
 class _Cursor:
     """Where one subscription stands: the last stream sequence taken (the recorded position to
     begin with) and the last consumer sequence delivered.
 
     Stream sequences of a filtered (partition) subscription have gaps, so a message that comes
     late, after newer ones, cannot be told from a gap by its stream sequence; once the newer
-    ones are committed it would be lost. The ordered consumer numbers its deliveries 1, 2, 3…
-    (starting again at 1 when the client library resets it, from the message after the last
-    one it delivered): anything else means a message was skipped, repeated or reordered, and
-    the consumer starts again from its recorded position."""
+    ones are committed it would be lost. The server numbers a consumer's deliveries 1, 2, 3…:
+    anything else means a message was skipped, repeated or reordered, and the consumer starts
+    again from its recorded position."""
 
     def __init__(self, position: int) -> None:
         self.position = position
@@ -142,6 +294,7 @@ class TrackedConsumer:
         metrics: PlatformMetrics | None = None,
         partition: int | None = None,
         position_key: str | None = None,
+        open_source: OpenSource = ordered_pull,
     ) -> None:
         """``partition``: read only that partition of a partitioned stream (see
         ``arc_platform.partitions``); the position is then kept per partition.
@@ -160,6 +313,7 @@ class TrackedConsumer:
         self.position_of = position_of
         self.apply_batch = apply_batch
         self.max_batch = max_batch
+        self.open_source = open_source
         self.applied_count = 0
         self.metrics = metrics or PlatformMetrics()
         #: Messages on this consumer's subjects after the last one received (JetStream's
@@ -179,14 +333,8 @@ class TrackedConsumer:
 
     async def _consume(self, stop: asyncio.Event) -> None:
         position = await asyncio.to_thread(self.position_of, self.position_key)
-        subscription = await self.js.subscribe(
-            self.filter_subject,
-            stream=self.stream,
-            ordered_consumer=True,
-            idle_heartbeat=2.0,
-            config=ConsumerConfig(
-                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=position + 1
-            ),
+        subscription = await self.open_source(
+            self.js, self.stream, self.filter_subject, position + 1, self.max_batch
         )
         cursor = _Cursor(position)
         try:
@@ -202,9 +350,7 @@ class TrackedConsumer:
         finally:
             await subscription.unsubscribe()
 
-    async def _next_batch(
-        self, subscription: JetStreamContext.PushSubscription, cursor: _Cursor
-    ) -> list[Delivery]:
+    async def _next_batch(self, subscription: MessageSource, cursor: _Cursor) -> list[Delivery]:
         try:
             first = await subscription.next_msg(timeout=0.5)
         except nats.errors.TimeoutError:
