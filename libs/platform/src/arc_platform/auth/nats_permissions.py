@@ -95,14 +95,16 @@ class NatsUser:
 
 
 def _reading(stream: str, has_info: bool, acknowledges: bool) -> list[str]:
-    """The JetStream API requests of an ordered consumer of ``stream`` (and, ``acknowledges``,
-    of durable consumers that pull and acknowledge)."""
+    """The JetStream API requests of a tracked consumer of ``stream`` (an ephemeral pull
+    consumer) or an ordered push consumer (and, ``acknowledges``, of durable consumers that
+    pull and acknowledge)."""
     allow = [] if has_info else [f"{API}.STREAM.INFO.{stream}"]
     allow += [
         f"{API}.CONSUMER.CREATE.{stream}",
         f"{API}.CONSUMER.CREATE.{stream}.>",
         f"{API}.CONSUMER.INFO.{stream}.*",
         f"{API}.CONSUMER.DELETE.{stream}.*",
+        f"{API}.CONSUMER.MSG.NEXT.{stream}.*",
         f"{API}.STREAM.MSG.GET.{stream}",
         f"{API}.DIRECT.GET.{stream}",
         f"{API}.DIRECT.GET.{stream}.>",
@@ -110,7 +112,6 @@ def _reading(stream: str, has_info: bool, acknowledges: bool) -> list[str]:
     if acknowledges:
         allow += [
             f"{API}.CONSUMER.DURABLE.CREATE.{stream}.*",
-            f"{API}.CONSUMER.MSG.NEXT.{stream}.*",
             f"$JS.ACK.{stream}.>",
         ]
     return allow
