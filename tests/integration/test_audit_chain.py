@@ -284,3 +284,37 @@ def test_the_chain_of_an_untouched_store_and_stream_agree(tmp_path: Path) -> Non
     headers["traceparent"] = "another"  # a new publish span each time: not part of the hash
     assert stream_link("0" * 64, "a" * 64, message_digest(headers, b"{}")) == one
     assert stream_link("0" * 64, "a" * 64, message_digest(headers, b"{ }")) != one
+
+
+async def test_a_relay_chaining_batch_after_batch_records_what_the_store_alone_gives(
+    tmp_path: Path, database_url: str | None, nats_url: str
+) -> None:
+    """The relay keeps the chain's heads between its batches instead of reading them back: the
+    links it records are those a fresh chainer computes from the store alone, and an audit of
+    store and stream finds the chain intact."""
+    settings = settings_for(tmp_path, database_url)
+    app = open_application(Notes, settings)
+    write_history(app, students=7)  # 21 stored events
+    nc = await bus.connect(nats_url, "test")
+    js = nc.jetstream()
+    await bus.ensure_stream(js, "mastery", 600)
+    relay = OutboxRelay(app, translate, js, "mastery", "/arc/notes", partitions=4, batch_size=4)
+    await relay_all(relay)
+    store = ChainStore.for_env(settings.eventsourcing_env())
+    assert store is not None
+    recorded = list(store.all())
+    assert [link.notification_id for link in recorded] == list(range(1, 22))
+
+    recorder = open_recorder("notes", settings.eventsourcing_env())
+    fresh = Chainer(store)
+    for start in range(0, 21, 4):
+        notifications = recorder.select_notifications(start + 1, 4)
+        fresh.forget()  # heads and recorded links from the store, every batch
+        # The outgoing messages as the relay builds them; recorded links are checked against.
+        again = fresh.extend([relay._prepare(n).outgoing for n in notifications])
+        assert again == recorded[start : start + 4]
+    checked = audit(settings, "--store", "notes", "--stream", "ARC_MASTERY", "--nats", nats_url)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "chain intact (21 links verified)" in checked.stdout
+    app.close()
+    await nc.close()

@@ -182,8 +182,10 @@ class ChainStore:
             ).scalar()
         return store or GENESIS, stream or GENESIS
 
-    def add(self, links: Sequence[Link]) -> None:
-        """Record new links; a link another relay recorded first must be the same one."""
+    def add(self, links: Sequence[Link], verify: bool = True) -> None:
+        """Record new links; ``verify``: a link another relay recorded first must be the same
+        one (links are computed from the stored events alone, so two relays agree unless the
+        store changed)."""
         if not links:
             return
         rows = [vars(link) for link in links]
@@ -191,6 +193,8 @@ class ChainStore:
         insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(chain_table)
         with self.engine.begin() as conn:
             conn.execute(insert.on_conflict_do_nothing(), rows)
+        if not verify:
+            return
         recorded = self.links([link.notification_id for link in links])
         for link in links:
             if recorded.get(link.notification_id) != link:
@@ -232,12 +236,29 @@ class Chainer:
 
     def __init__(self, store: ChainStore) -> None:
         self.store = store
+        #: The last notification this chainer recorded a link for, and the heads after it. The
+        #: relay's next batch starts right after it, so that batch needs neither the heads nor
+        #: the links recorded earlier (there are none: only the relay holding the lease records
+        #: links, and it forgets this after any failure and whenever it takes the lease).
+        self._after: tuple[int, str, str] | None = None
+
+    def forget(self) -> None:
+        """Read the heads and check recorded links from the store again, on the next batch."""
+        self._after = None
 
     def extend(self, batch: Sequence[Outgoing]) -> list[Link]:
         if not batch:
             return []
-        known = self.store.links([o.notification.id for o in batch])
-        store_head, stream_head = self.store.heads_before(batch[0].notification.id)
+        first = batch[0].notification.id
+        continuing = self._after is not None and self._after[0] < first
+        if continuing:
+            assert self._after is not None
+            known: dict[int, Link] = {}
+            _, store_head, stream_head = self._after
+        else:
+            known = self.store.links([o.notification.id for o in batch])
+            store_head, stream_head = self.store.heads_before(first)
+        self._after = None  # until this batch is recorded
         links: list[Link] = []
         for item in batch:
             link = self._link(item, store_head, stream_head)
@@ -251,7 +272,10 @@ class Chainer:
             links.append(link)
             store_head = link.store_hash
             stream_head = link.stream_hash or stream_head
-        self.store.add([link for link in links if link.notification_id not in known])
+        self.store.add(
+            [link for link in links if link.notification_id not in known], verify=not continuing
+        )
+        self._after = (batch[-1].notification.id, store_head, stream_head)
         return links
 
     @staticmethod

@@ -131,7 +131,7 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        self._position = None  # another replica may have relayed while this one did not
+        self._forget()  # another replica may have relayed while this one did not
         while not stop.is_set():
             try:
                 published = await self.publish_pending()
@@ -151,8 +151,14 @@ class OutboxRelay:
         try:
             return await self._publish_batch()
         except BaseException:
-            self._position = None
+            self._forget()
             raise
+
+    def _forget(self) -> None:
+        """Read the confirmed position and the chain's heads from the store again."""
+        self._position = None
+        if self.chainer is not None:
+            self.chainer.forget()
 
     async def _publish_batch(self) -> int:
         if self._position is None:
