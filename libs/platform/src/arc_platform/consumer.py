@@ -218,12 +218,13 @@ class OrderedPull:
         self._heard_at = time.monotonic()
         status = msg.headers.get("Status") if msg.headers else None
         if not status:
-            self._requested -= 1
+            self._requested = max(0, self._requested - 1)
             self._ready.put_nowait(msg)
             return
         if status == "408":  # a request expired: what it did not deliver is not coming
             assert msg.headers is not None
-            self._requested -= int(msg.headers.get("Nats-Pending-Messages", "0"))
+            left = int(msg.headers.get("Nats-Pending-Messages", "0"))
+            self._requested = max(0, self._requested - left)
             await self._ask_for_more()
         elif status != "100":  # 100: heartbeat
             description = msg.headers.get("Description", "") if msg.headers else ""
