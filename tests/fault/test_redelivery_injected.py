@@ -80,8 +80,8 @@ class Injected:
 
 @dataclass
 class FaultySubscription:
-    """Wraps a JetStream subscription: a duplicated message comes again 0-3 messages later; a
-    delayed one comes 1-3 messages after its successors (possibly in a later batch)."""
+    """Wraps a tracked consumer's message source: a duplicated message comes again 0-3 messages
+    later; a delayed one comes 1-3 messages after its successors (possibly in a later batch)."""
 
     real: MessageSource
     injected: Injected
@@ -126,7 +126,7 @@ class FaultySubscription:
         await self.real.unsubscribe()
 
 
-def faulty_source(injected: Injected) -> OpenSource:
+def faulty(injected: Injected) -> OpenSource:
     """Opens the real source, wrapped so that it repeats and delays messages."""
 
     async def open_faulty(
@@ -263,10 +263,6 @@ def reporting_consumers(
 
 
 clean: OpenSource = ordered_pull
-
-
-def faulty(injected: Injected) -> OpenSource:
-    return faulty_source(injected)
 
 
 def settings(tmp_path: Path, database_url: str | None, name: str) -> ServiceSettings:

@@ -250,11 +250,11 @@ class Chainer:
         if not batch:
             return []
         first = batch[0].notification.id
-        continuing = self._after is not None and self._after[0] < first
-        if continuing:
-            assert self._after is not None
-            known: dict[int, Link] = {}
-            _, store_head, stream_head = self._after
+        after = self._after
+        continuing = after is not None and after[0] < first
+        known: dict[int, Link] = {}
+        if after is not None and continuing:
+            _, store_head, stream_head = after
         else:
             known = self.store.links([o.notification.id for o in batch])
             store_head, stream_head = self.store.heads_before(first)
