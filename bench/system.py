@@ -321,6 +321,8 @@ class Rebuild:
     rss_before_mb: float
     rss_after_mb: float
     rss_peak_mb: float
+    #: Events the rebuild wrote to its own event store (None: it writes a view, not events).
+    stored_events: int | None = None
 
     @property
     def rate(self) -> float:
@@ -360,6 +362,7 @@ async def rebuild(stack: Stack, service: str, into: str, streams: list[str]) -> 
         found["rss_before_mb"],
         found["rss_after_mb"],
         found["rss_peak_mb"],
+        found.get("stored_events"),
     )
 
 

@@ -33,9 +33,10 @@ class ReplayStats:
     def start(cls) -> ReplayStats:
         return cls(rss_mb(), time.perf_counter())
 
-    def write(self, path: str | None, messages: int) -> None:
+    def write(self, path: str | None, messages: int, stored_events: int | None = None) -> None:
         """``messages``: applied by all consumers (a stream read by several partitions counts
-        once per partition)."""
+        once per partition); ``stored_events``: what the rebuild wrote to its event store, when
+        it has one (what bounds its speed from below: the store's own append rate)."""
         if not path:
             return
         seconds = time.perf_counter() - self.started
@@ -46,5 +47,6 @@ class ReplayStats:
             "rss_before_mb": self.rss_before_mb,
             "rss_after_mb": rss_mb(),
             "rss_peak_mb": peak_rss_mb(),
+            "stored_events": stored_events,
         }
         Path(path).write_text(json.dumps(found))

@@ -175,7 +175,8 @@ async def rebuild(runtime: Runtime) -> Wiring:
                 if reached == targets:
                     break
                 await asyncio.sleep(0.2)
-        stats.write(options.stats, sum(c.applied_count for c in every_partition))
+        stored = await asyncio.to_thread(fresh.recorder.max_notification_id)
+        stats.write(options.stats, sum(c.applied_count for c in every_partition), stored or 0)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         if not options.no_compare:
