@@ -56,3 +56,26 @@ def test_plain_text_and_none_pass_through_unchanged(vault_url: str) -> None:
     assert personal.open(None) is None
     assert personal.seal("s-ada", None) is None
     personal.close()
+
+
+def test_looking_keys_up_for_a_class_leaves_no_cyclic_garbage(vault_url: str) -> None:
+    """Every write looks its students' keys up: the lookups are built once, so a busy service
+    does not hand the collector (whose pauses are the latency's tail) objects to trace."""
+    import gc
+
+    personal = open_personal_data(vault_url)
+    students = [f"s-{n}" for n in range(35)]
+    personal.writers(students)  # keys created; connections and compiled statements warm
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for _ in range(20):
+            assert set(personal.writers(students)) == set(students)
+            personal.ensure_writable(students)
+        gc.collect()
+        left = [type(o).__qualname__ for o in gc.garbage]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        personal.close()
+    assert left == []

@@ -181,16 +181,10 @@ class KeyVault:
         found: dict[str, bytes] = {}
         for chunk in (wanted[i : i + 500] for i in range(0, len(wanted), 500)):
             with self.engine.connect() as conn:
-                forgotten = conn.execute(
-                    sa.select(tombstones.c.person_id).where(tombstones.c.person_id.in_(chunk))
-                ).first()
+                forgotten = conn.execute(_TOMBSTONES_AMONG, {"ids": chunk}).first()
                 if forgotten is not None:
                     raise Forgotten(str(forgotten[0]))
-                rows = conn.execute(
-                    sa.select(person_keys.c.person_id, person_keys.c.key).where(
-                        person_keys.c.person_id.in_(chunk)
-                    )
-                )
+                rows = conn.execute(_KEYS_AMONG, {"ids": chunk})
                 found.update((str(row[0]), bytes(row[1])) for row in rows)
         for person_id in wanted:
             if person_id not in found:  # first write about them: created (racing a forget)
@@ -220,9 +214,7 @@ class KeyVault:
         if not wanted:
             return set()
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(tombstones.c.person_id).where(tombstones.c.person_id.in_(wanted))
-            )
+            rows = conn.execute(_TOMBSTONES_AMONG, {"ids": wanted})
             return {str(row[0]) for row in rows}
 
     def is_forgotten(self, person_id: str) -> bool:
@@ -232,14 +224,26 @@ class KeyVault:
         self.engine.dispose()
 
 
+#: Asked on every write and read about a person: built once (building a statement per call
+#: cost more than running it, and each left cyclic garbage for the collector).
+_TOMBSTONES_AMONG = sa.select(tombstones.c.person_id).where(
+    tombstones.c.person_id.in_(sa.bindparam("ids", expanding=True))
+)
+_KEYS_AMONG = sa.select(person_keys.c.person_id, person_keys.c.key).where(
+    person_keys.c.person_id.in_(sa.bindparam("ids", expanding=True))
+)
+_TOMBSTONE = sa.select(tombstones.c.person_id).where(
+    tombstones.c.person_id == sa.bindparam("person_id")
+)
+_KEY = sa.select(person_keys.c.key).where(person_keys.c.person_id == sa.bindparam("person_id"))
+
+
 def _is_forgotten(conn: sa.Connection, person_id: str) -> bool:
-    query = sa.select(tombstones.c.person_id).where(tombstones.c.person_id == person_id)
-    return conn.execute(query).first() is not None
+    return conn.execute(_TOMBSTONE, {"person_id": person_id}).first() is not None
 
 
 def _key(conn: sa.Connection, person_id: str) -> bytes | None:
-    query = sa.select(person_keys.c.key).where(person_keys.c.person_id == person_id)
-    row = conn.execute(query).first()
+    row = conn.execute(_KEY, {"person_id": person_id}).first()
     return bytes(row[0]) if row else None
 
 

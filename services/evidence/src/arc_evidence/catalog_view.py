@@ -56,6 +56,35 @@ enrolments = sa.Table(
     sa.Column("section_id", sa.String(200), primary_key=True),
     sa.Column("student_id", sa.String(200), primary_key=True, index=True),
 )
+#: Lookups made for every attempt, built once: building a statement per call cost more than
+#: running it, and left cyclic garbage for the collector.
+_OUTCOME_BY_ID = (
+    sa.select(outcomes)
+    .where(outcomes.c.outcome_id == sa.bindparam("outcome_id"))
+    .order_by(outcomes.c.outcome_id)
+)
+_OUTCOMES_BY_CODE = (
+    sa.select(outcomes)
+    .where(sa.func.lower(outcomes.c.code) == sa.bindparam("code"))
+    .order_by(outcomes.c.outcome_id)
+)
+_OUTCOMES_BY_URI = (
+    sa.select(outcomes)
+    .where(outcomes.c.case_uri == sa.bindparam("uri"))
+    .order_by(outcomes.c.outcome_id)
+)
+_PERSON = sa.select(people.c.role, people.c.active).where(
+    people.c.person_id == sa.bindparam("person_id")
+)
+_ENROLLED = (
+    sa.select(enrolments.c.section_id)
+    .where(enrolments.c.student_id == sa.bindparam("student_id"))
+    .limit(1)
+)
+_SECTION = sa.select(sections).where(sections.c.section_id == sa.bindparam("section_id"))
+_SECTION_STUDENTS = sa.select(enrolments.c.student_id).where(
+    enrolments.c.section_id == sa.bindparam("section_id")
+)
 VIEW_TABLES = ("catalog_outcomes", "catalog_people", "catalog_sections", "catalog_enrolments")
 schema = sa.Table(
     "catalog_view_schema",
@@ -163,20 +192,22 @@ class CatalogView:
     # CatalogLookup ---------------------------------------------------------------------------
 
     def outcome(self, outcome_id: str) -> KnownOutcome | None:
-        found = self._outcomes(outcomes.c.outcome_id == outcome_id)
+        found = self._outcomes(_OUTCOME_BY_ID, {"outcome_id": outcome_id})
         return found[0] if found else None
 
     def outcome_by_code(self, code: str) -> KnownOutcome | None:
         """The one outcome with this code (any case), or None if none or several."""
-        found = self._outcomes(sa.func.lower(outcomes.c.code) == code.strip().lower())
+        found = self._outcomes(_OUTCOMES_BY_CODE, {"code": code.strip().lower()})
         return found[0] if len(found) == 1 else None
 
     def outcomes_aligned_to(self, uri: str) -> list[KnownOutcome]:
-        return self._outcomes(outcomes.c.case_uri == uri)
+        return self._outcomes(_OUTCOMES_BY_URI, {"uri": uri})
 
-    def _outcomes(self, where: sa.ColumnElement[bool]) -> list[KnownOutcome]:
+    def _outcomes(
+        self, query: sa.Select[tuple[object, ...]], params: dict[str, str]
+    ) -> list[KnownOutcome]:
         with self.view.engine.connect() as conn:
-            rows = conn.execute(sa.select(outcomes).where(where).order_by(outcomes.c.outcome_id))
+            rows = conn.execute(query, params)
             return [
                 KnownOutcome(
                     outcome_id=row.outcome_id,
@@ -192,27 +223,20 @@ class CatalogView:
     def student(self, student_id: str) -> StudentStanding:
         """A person definition decides; without one, being on a section roster is enough."""
         with self.view.engine.connect() as conn:
-            person = conn.execute(
-                sa.select(people.c.role, people.c.active).where(people.c.person_id == student_id)
-            ).first()
+            person = conn.execute(_PERSON, {"person_id": student_id}).first()
             if person is not None:
                 if person.role != "student":
                     return "not_a_student"
                 return "student" if person.active else "inactive"
-            enrolled = conn.execute(
-                sa.select(enrolments.c.section_id).where(enrolments.c.student_id == student_id)
-            ).first()
+            enrolled = conn.execute(_ENROLLED, {"student_id": student_id}).first()
         return "student" if enrolled is not None else "unknown"
 
     def section(self, section_id: str) -> KnownSection | None:
         with self.view.engine.connect() as conn:
-            row = conn.execute(sa.select(sections).where(sections.c.section_id == section_id))
-            found = row.first()
+            found = conn.execute(_SECTION, {"section_id": section_id}).first()
             if found is None:
                 return None
-            students = conn.execute(
-                sa.select(enrolments.c.student_id).where(enrolments.c.section_id == section_id)
-            ).scalars()
+            students = conn.execute(_SECTION_STUDENTS, {"section_id": section_id}).scalars()
             return KnownSection(
                 section_id=section_id,
                 revision=int(found.revision),

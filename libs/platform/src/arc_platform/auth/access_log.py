@@ -41,6 +41,8 @@ access_log = sa.Table(
     sa.Column("reason", sa.String(300), nullable=False),
 )
 
+_INSERT = sa.insert(access_log)
+
 
 @dataclass(frozen=True)
 class AccessEntry:
@@ -125,7 +127,7 @@ class AccessLog:
                     group, self._waiting = self._waiting, []
                 try:
                     with self.engine.begin() as conn:
-                        conn.execute(sa.insert(access_log), [r for p in group for r in p.rows])
+                        conn.execute(_INSERT, [r for p in group for r in p.rows])
                 except BaseException as failed:
                     for pending in group:
                         pending.error = failed

@@ -9,7 +9,7 @@ applying it replaces what was known, and an older revision never overwrites a ne
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 from nats.js import JetStreamContext
@@ -150,43 +150,20 @@ class RelationshipsView:
 
     def relations(self, principal_id: str, request: AccessRequest) -> Relations:
         """The facts about ``principal_id`` and the record ``request`` is about."""
+        student = person_of(request)
+        section_id = request.section_id if isinstance(request, ReadSection) else None
+        principal = {"principal_id": principal_id}
         with self.engine.connect() as conn:
-            active = conn.execute(
-                sa.select(people.c.active).where(people.c.person_id == principal_id)
-            ).scalar()
-            student = person_of(request)
-            student_sections = _set(
-                conn,
-                sa.select(members.c.section_id).where(
-                    members.c.person_id == student, members.c.kind == "student"
-                ),
-            )
-            section_id = request.section_id if isinstance(request, ReadSection) else None
+            active = conn.execute(_PRINCIPAL_ACTIVE, principal).scalar()
+            student_sections = _set(conn, _STUDENT_SECTIONS, {"student_id": student})
             return Relations(
                 principal_active=bool(active),
-                principal_schools=_set(
-                    conn,
-                    sa.select(person_schools.c.school_id).where(
-                        person_schools.c.person_id == principal_id
-                    ),
-                ),
-                sections_taught=_set(
-                    conn,
-                    sa.select(members.c.section_id).where(
-                        members.c.person_id == principal_id, members.c.kind == "teacher"
-                    ),
-                ),
-                guardian_of=_set(
-                    conn,
-                    sa.select(guardians.c.student_id).where(
-                        guardians.c.guardian_id == principal_id
-                    ),
-                ),
+                principal_schools=_set(conn, _PRINCIPAL_SCHOOLS, principal),
+                sections_taught=_set(conn, _SECTIONS_TAUGHT, principal),
+                guardian_of=_set(conn, _GUARDIAN_OF, principal),
                 student_sections=student_sections,
                 student_schools=self._schools_of_student(conn, student, student_sections),
-                section_school=conn.execute(
-                    sa.select(sections.c.school_id).where(sections.c.section_id == section_id)
-                ).scalar()
+                section_school=conn.execute(_SECTION_SCHOOL, {"section_id": section_id}).scalar()
                 if section_id
                 else None,
             )
@@ -196,16 +173,38 @@ class RelationshipsView:
     ) -> frozenset[str]:
         if student is None:
             return frozenset()
-        own = _set(
-            conn, sa.select(person_schools.c.school_id).where(person_schools.c.person_id == student)
-        )
-        of_sections = _set(
-            conn,
-            sa.select(sections.c.school_id).where(
-                sections.c.section_id.in_(list(in_sections)), sections.c.school_id.is_not(None)
-            ),
-        )
+        own = _set(conn, _STUDENT_SCHOOLS, {"student_id": student})
+        of_sections = _set(conn, _SCHOOLS_OF_SECTIONS, {"section_ids": list(in_sections)})
         return own | of_sections
+
+
+#: The policy's questions, asked on every request by a teacher, guardian or leader: built once
+#: (building a statement per call cost more than running it, and left cyclic garbage behind).
+_PRINCIPAL_ACTIVE = sa.select(people.c.active).where(
+    people.c.person_id == sa.bindparam("principal_id")
+)
+_STUDENT_SECTIONS = sa.select(members.c.section_id).where(
+    members.c.person_id == sa.bindparam("student_id"), members.c.kind == "student"
+)
+_PRINCIPAL_SCHOOLS = sa.select(person_schools.c.school_id).where(
+    person_schools.c.person_id == sa.bindparam("principal_id")
+)
+_SECTIONS_TAUGHT = sa.select(members.c.section_id).where(
+    members.c.person_id == sa.bindparam("principal_id"), members.c.kind == "teacher"
+)
+_GUARDIAN_OF = sa.select(guardians.c.student_id).where(
+    guardians.c.guardian_id == sa.bindparam("principal_id")
+)
+_SECTION_SCHOOL = sa.select(sections.c.school_id).where(
+    sections.c.section_id == sa.bindparam("section_id")
+)
+_STUDENT_SCHOOLS = sa.select(person_schools.c.school_id).where(
+    person_schools.c.person_id == sa.bindparam("student_id")
+)
+_SCHOOLS_OF_SECTIONS = sa.select(sections.c.school_id).where(
+    sections.c.section_id.in_(sa.bindparam("section_ids", expanding=True)),
+    sections.c.school_id.is_not(None),
+)
 
 
 def person_of(request: AccessRequest) -> str | None:
@@ -217,5 +216,7 @@ def person_of(request: AccessRequest) -> str | None:
     return None
 
 
-def _set(conn: Connection, query: sa.Select[tuple[str]]) -> frozenset[str]:
-    return frozenset(str(v) for v in conn.execute(query).scalars() if v is not None)
+def _set(
+    conn: Connection, query: sa.Select[tuple[str]], params: Mapping[str, object]
+) -> frozenset[str]:
+    return frozenset(str(v) for v in conn.execute(query, params).scalars() if v is not None)
