@@ -34,7 +34,7 @@ from arc_contracts import (
 )
 from arc_platform import bus
 from tests.support.reporting import FOUR
-from tests.support.stack import Stack, eventually
+from tests.support.stack import Stack, eventually, replayed_by_batch
 
 STUDENTS = {"s-maya": ("Maya", "Garcia"), "s-noah": ("Noah", "Smith"), "s-zoe": ("Zoe", "Adams")}
 
@@ -272,7 +272,8 @@ async def test_a_class_entry_flows_to_the_heat_map_the_student_page_and_warnings
 
     # The read model rebuilt from the bus equals the live one.
     target = "arc_reporting_rebuild" if stack.database_url else str(tmp_path / "rebuild")
-    rebuild = stack.service("reporting", f"rebuild --into {target}")
+    traces = tmp_path / "rebuild-traces.jsonl"
+    rebuild = stack.service("reporting", f"rebuild --into {target}", ARC_TRACE_FILE=str(traces))
     rebuild.start(wait=False)
     assert rebuild.wait(120) == 0, rebuild.log_path.read_text() if rebuild.log_path else ""
     assert "no differences" in rebuild.log_path.read_text()  # type: ignore[union-attr]
@@ -280,4 +281,5 @@ async def test_a_class_entry_flows_to_the_heat_map_the_student_page_and_warnings
     nc = await nats.connect(nats_url)
     # Three attempts for the class, two for Zoe: the rejected entry recorded nothing.
     assert await bus.last_sequence(nc.jetstream(), "evidence") == 5
+    assert replayed_by_batch(traces, "evidence") == 5  # the rebuild traced whole batches
     await nc.close()

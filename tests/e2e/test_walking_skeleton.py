@@ -20,7 +20,14 @@ from arc.mastery.v1 import mastery_pb2
 from arc.reporting.v1 import reporting_pb2
 from arc_contracts import MasteryChangedV1, decode
 from arc_platform.bus import last_sequence
-from tests.support.stack import ONE_TO_FOUR, Stack, attempt, caught_up, eventually
+from tests.support.stack import (
+    ONE_TO_FOUR,
+    Stack,
+    attempt,
+    caught_up,
+    eventually,
+    replayed_by_batch,
+)
 
 
 @pytest.fixture
@@ -161,10 +168,13 @@ async def test_killed_mastery_resumes_exactly_where_it_was(
     # The live projection equals a rebuild from the full history (the rebuild command compares
     # every student-outcome pair: value, status, evidence applied, number of changes).
     target = "arc_rebuild" if stack.database_url else str(tmp_path / "rebuild")
-    rebuild = stack.service("mastery", f"rebuild --into {target}")
+    traces = tmp_path / "rebuild-traces.jsonl"
+    rebuild = stack.service("mastery", f"rebuild --into {target}", ARC_TRACE_FILE=str(traces))
     rebuild.start(wait=False)
     assert rebuild.wait(120) == 0, "the rebuilt projection differs from the live one"
     assert "no differences" in rebuild.log_path.read_text()  # type: ignore[union-attr]
+    # Traced a batch at a time: every evidence event once, and no span per message.
+    assert replayed_by_batch(traces, "evidence") == await last_sequence(js, "evidence")
 
     # Every level change was published exactly once.
     published = await js.subscribe("arc.mastery.v1.>", ordered_consumer=True)

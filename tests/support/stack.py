@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,3 +156,19 @@ async def caught_up(
         if positions.get(partition_position_key(stream_name(context), partition), 0) < end:
             return False
     return True
+
+
+def replayed_by_batch(trace_file: Path, stream_word: str) -> int:
+    """Checks that a rebuild traced whole batches, never message by message (its trace file,
+    ``ARC_TRACE_FILE``), and returns how many messages of the stream named by ``stream_word``
+    (e.g. "evidence") its replay spans covered."""
+    spans = [json.loads(line) for line in trace_file.read_text().splitlines() if line]
+    per_message = [s["name"] for s in spans if s["kind"] == "CONSUMER"]
+    assert per_message == [], f"the rebuild traced single messages: {per_message[:3]}"
+    replays = [s for s in spans if s["name"].startswith("replay ")]
+    assert replays, "the rebuild traced no batch"
+    return sum(
+        int(s["attributes"]["messaging.batch.message_count"])
+        for s in replays
+        if stream_word.lower() in s["name"].lower()
+    )

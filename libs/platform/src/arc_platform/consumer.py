@@ -25,7 +25,7 @@ import time
 import uuid
 import weakref
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -101,6 +101,23 @@ def consuming_span(delivery: Delivery) -> Iterator[trace.Span]:
         span.set_attribute("messaging.system", "nats")
         span.set_attribute("messaging.destination.name", delivery.subject)
         span.set_attribute("messaging.nats.stream_sequence", delivery.sequence)
+        yield span
+
+
+@contextmanager
+def replaying_span(batch: Sequence[Delivery]) -> Iterator[trace.Span]:
+    """One span around a batch a rebuild replays, in place of a CONSUMER span per message: a
+    rebuild of a network's history would otherwise send the trace store one span per event it
+    ever recorded, each hanging from a trace long finished (and spend ~6 % of the replay on
+    them)."""
+    first, last = batch[0], batch[-1]
+    with telemetry.tracer("arc.consumer").start_as_current_span(
+        f"replay {first.stream}", kind=trace.SpanKind.INTERNAL
+    ) as span:
+        span.set_attribute("messaging.system", "nats")
+        span.set_attribute("messaging.batch.message_count", len(batch))
+        span.set_attribute("arc.replay.first_sequence", first.sequence)
+        span.set_attribute("arc.replay.last_sequence", last.sequence)
         yield span
 
 

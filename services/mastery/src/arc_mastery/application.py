@@ -53,7 +53,7 @@ from arc_mastery.standing import (
     explain,
     known_at,
 )
-from arc_platform.consumer import Delivery, consuming_span
+from arc_platform.consumer import Delivery, consuming_span, replaying_span
 from arc_platform.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
@@ -252,9 +252,14 @@ class MasteryApplication(Application[UUID]):
         with self._partition_locks[partition]:
             work = Batch(self, partition)
             try:
-                for delivery in batch:
-                    with consuming_span(delivery):
-                        self._apply(delivery, work)
+                if self.fresh:  # a rebuild: one span for the batch
+                    with replaying_span(batch):
+                        for delivery in batch:
+                            self._apply(delivery, work)
+                else:
+                    for delivery in batch:
+                        with consuming_span(delivery):
+                            self._apply(delivery, work)
                 processing = ProcessingEvent[UUID](
                     Tracking(batch[0].tracking_name, batch[-1].sequence)
                 )

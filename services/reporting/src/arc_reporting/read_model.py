@@ -35,7 +35,7 @@ from arc_contracts import (
     StudentForgottenV1,
     stream_name,
 )
-from arc_platform.consumer import Delivery, consuming_span
+from arc_platform.consumer import Delivery, consuming_span, replaying_span
 from arc_platform.erasure import PersonalData
 from arc_platform.views import TrackedView
 from arc_reporting.domain.asof import utc
@@ -78,9 +78,13 @@ def reset_if_outdated(engine: Engine) -> None:
 
 
 class ReportingReadModel:
-    def __init__(self, engine: Engine, personal: PersonalData | None = None) -> None:
+    def __init__(
+        self, engine: Engine, personal: PersonalData | None = None, replaying: bool = False
+    ) -> None:
         #: Opens sealed personal fields (None: kept as they arrive, e.g. sample data).
         self.personal = personal
+        #: A rebuild's model: batches are traced as a whole, not message by message.
+        self.replaying = replaying
         reset_if_outdated(engine)
         self.view = TrackedView(engine, metadata)
         with engine.begin() as conn:
@@ -101,18 +105,26 @@ class ReportingReadModel:
     def apply(self, batch: list[Delivery]) -> None:
         with self.view.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
             written = _Batch(conn, _forgotten_among(conn, _people_named(batch)))
-            for delivery in batch:
-                with consuming_span(delivery):
-                    if delivery.event is None or delivery.envelope is None:
-                        log.error(
-                            "skipped malformed message %s#%s: %s",
-                            delivery.stream,
-                            delivery.sequence,
-                            delivery.problem,
-                        )
-                        continue
-                    self._apply(written, delivery.sequence, delivery.envelope.time, delivery.event)
+            if self.replaying:  # a rebuild: one span for the batch
+                with replaying_span(batch):
+                    for delivery in batch:
+                        self._apply_one(written, delivery)
+            else:
+                for delivery in batch:
+                    with consuming_span(delivery):
+                        self._apply_one(written, delivery)
             written.flush()
+
+    def _apply_one(self, written: _Batch, delivery: Delivery) -> None:
+        if delivery.event is None or delivery.envelope is None:
+            log.error(
+                "skipped malformed message %s#%s: %s",
+                delivery.stream,
+                delivery.sequence,
+                delivery.problem,
+            )
+            return
+        self._apply(written, delivery.sequence, delivery.envelope.time, delivery.event)
 
     def _apply(self, written: _Batch, sequence: int, time: datetime, event: ContractEvent) -> None:
         if isinstance(event, AttemptRecordedV1):

@@ -66,7 +66,7 @@ async def rebuild(runtime: Runtime) -> Wiring:
     target = rebuild_target(runtime.settings, options.into)
     # The same key vault as the live model: the target only moves the read model.
     personal = open_personal_data(runtime.settings.keyvault())
-    fresh = ReportingReadModel(create_engine(target), personal)
+    fresh = ReportingReadModel(create_engine(target), personal, replaying=True)
     consumers = every_consumer(runtime, fresh)
     ends = {
         c.position_key: await last_sequence(runtime.js, c.context, c.filter_subject)
