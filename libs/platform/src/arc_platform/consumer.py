@@ -121,6 +121,39 @@ def replaying_span(batch: Sequence[Delivery]) -> Iterator[trace.Span]:
         yield span
 
 
+def apply_in_order(
+    batch: Sequence[Delivery],
+    apply: Callable[[ContractEvent, Envelope, Delivery], None],
+    *,
+    replaying: bool,
+) -> None:
+    """Apply each delivery of ``batch`` in order, inside its span: a CONSUMER span per message,
+    child of the publisher's (live), or one replay span around the batch (a rebuild). A
+    malformed message is logged and skipped: it would fail the same way on every retry."""
+    if replaying:
+        with replaying_span(batch):
+            for delivery in batch:
+                _apply_decoded(delivery, apply)
+    else:
+        for delivery in batch:
+            with consuming_span(delivery):
+                _apply_decoded(delivery, apply)
+
+
+def _apply_decoded(
+    delivery: Delivery, apply: Callable[[ContractEvent, Envelope, Delivery], None]
+) -> None:
+    if delivery.event is None or delivery.envelope is None:
+        log.error(
+            "skipped malformed message %s#%s: %s",
+            delivery.stream,
+            delivery.sequence,
+            delivery.problem,
+        )
+        return
+    apply(delivery.event, delivery.envelope, delivery)
+
+
 class MessageSource(Protocol):
     """What a tracked consumer reads: messages in stream order."""
 

@@ -24,6 +24,7 @@ from arc_contracts import (
     AttemptVoidedV1,
     ContractEvent,
     CourseDefinedV1,
+    Envelope,
     OutcomeDefinedV1,
     PolicyDefinedV1,
     ProficiencyScaleV1,
@@ -53,7 +54,7 @@ from arc_mastery.standing import (
     explain,
     known_at,
 )
-from arc_platform.consumer import Delivery, consuming_span, replaying_span
+from arc_platform.consumer import Delivery, apply_in_order
 from arc_platform.telemetry import current_traceparent
 
 log = logging.getLogger(__name__)
@@ -252,14 +253,14 @@ class MasteryApplication(Application[UUID]):
         with self._partition_locks[partition]:
             work = Batch(self, partition)
             try:
-                if self.fresh:  # a rebuild: one span for the batch
-                    with replaying_span(batch):
-                        for delivery in batch:
-                            self._apply(delivery, work)
-                else:
-                    for delivery in batch:
-                        with consuming_span(delivery):
-                            self._apply(delivery, work)
+                handlers = self._handlers()
+
+                def apply(event: ContractEvent, envelope: Envelope, _: Delivery) -> None:
+                    handler = handlers.get(type(event))
+                    if handler is not None:
+                        handler(event, envelope.id, envelope.time, work)
+
+                apply_in_order(batch, apply, replaying=self.fresh)  # a rebuild is fresh
                 processing = ProcessingEvent[UUID](
                     Tracking(batch[0].tracking_name, batch[-1].sequence)
                 )
@@ -274,20 +275,6 @@ class MasteryApplication(Application[UUID]):
                 raise
         if processing.events:
             self.on_recorded()
-
-    def _apply(self, delivery: Delivery, work: Batch) -> None:
-        event, envelope = delivery.event, delivery.envelope
-        if event is None or envelope is None:
-            log.error(
-                "skipped malformed message %s#%s: %s",
-                delivery.stream,
-                delivery.sequence,
-                delivery.problem,
-            )
-            return
-        handler = self._handlers().get(type(event))
-        if handler is not None:
-            handler(event, envelope.id, envelope.time, work)
 
     def _handlers(self) -> dict[type[ContractEvent], Callable[..., None]]:
         return {

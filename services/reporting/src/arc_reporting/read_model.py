@@ -30,12 +30,13 @@ from arc_contracts import (
     AttemptRecordedV1,
     AttemptVoidedV1,
     ContractEvent,
+    Envelope,
     MasteryChangedV1,
     PersonDefinedV1,
     StudentForgottenV1,
     stream_name,
 )
-from arc_platform.consumer import Delivery, consuming_span, replaying_span
+from arc_platform.consumer import Delivery, apply_in_order
 from arc_platform.erasure import PersonalData
 from arc_platform.views import TrackedView
 from arc_reporting.domain.asof import utc
@@ -105,26 +106,12 @@ class ReportingReadModel:
     def apply(self, batch: list[Delivery]) -> None:
         with self.view.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
             written = _Batch(conn, _forgotten_among(conn, _people_named(batch)))
-            if self.replaying:  # a rebuild: one span for the batch
-                with replaying_span(batch):
-                    for delivery in batch:
-                        self._apply_one(written, delivery)
-            else:
-                for delivery in batch:
-                    with consuming_span(delivery):
-                        self._apply_one(written, delivery)
-            written.flush()
 
-    def _apply_one(self, written: _Batch, delivery: Delivery) -> None:
-        if delivery.event is None or delivery.envelope is None:
-            log.error(
-                "skipped malformed message %s#%s: %s",
-                delivery.stream,
-                delivery.sequence,
-                delivery.problem,
-            )
-            return
-        self._apply(written, delivery.sequence, delivery.envelope.time, delivery.event)
+            def apply(event: ContractEvent, envelope: Envelope, delivery: Delivery) -> None:
+                self._apply(written, delivery.sequence, envelope.time, event)
+
+            apply_in_order(batch, apply, replaying=self.replaying)
+            written.flush()
 
     def _apply(self, written: _Batch, sequence: int, time: datetime, event: ContractEvent) -> None:
         if isinstance(event, AttemptRecordedV1):
