@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from arc_contracts import Envelope, PersonDefinedV1
+from arc_contracts import (
+    Envelope,
+    MasteryCauseV1,
+    MasteryChangedV1,
+    MasteryValueV1,
+    PersonDefinedV1,
+)
 from arc_platform.consumer import Delivery
 from arc_platform.views import StalePosition, create_engine
 from arc_reporting.domain.asof import standings_at
@@ -180,3 +186,55 @@ def test_standings_alone_are_what_the_whole_history_gives_at_every_moment(
         for outcomes in (None, ["math.01", "math.02", "math.07"]):
             whole = standings_at(model.changes_of(students, outcomes, as_of), as_of)
             assert model.standings_of(students, outcomes, as_of) == whole, as_of
+
+
+def test_the_standing_now_is_the_newest_change_even_when_changes_arrive_out_of_time_order(
+    database_url: str | None, tmp_path: Path
+) -> None:
+    """``current_standings`` keeps each pair's newest change by when it was made (then by
+    stream sequence), as folding every change does, whether the older change arrives in a
+    later batch or later in the same batch."""
+    model = read_model(database_url, tmp_path)
+    story = Story(model)
+    story.change("stu-1", "math.01", Decimal(3), day(5))
+    story.change("stu-1", "math.01", Decimal(2), day(3))  # published later, made earlier
+    sequence = story.sequences["ARC_MASTERY.p0"]
+    in_one_batch = [
+        _change_delivery("stu-2", "math.01", Decimal(4), day(9), sequence + 1),
+        _change_delivery("stu-2", "math.01", Decimal(1), day(2), sequence + 2),
+        _change_delivery("stu-2", "math.02", Decimal(1), day(2), sequence + 3),
+        _change_delivery("stu-2", "math.02", Decimal(2), day(2), sequence + 4),  # same moment
+    ]
+    model.apply(in_one_batch)
+    students = ["stu-1", "stu-2"]
+    now = model.standings_of(students)
+    assert now == standings_at(model.changes_of(students), None)
+    assert {pair: standing.value for pair, standing in now.items()} == {
+        ("stu-1", "math.01"): Decimal(3),
+        ("stu-2", "math.01"): Decimal(4),
+        ("stu-2", "math.02"): Decimal(2),
+    }
+
+
+def _change_delivery(
+    student: str, outcome: str, value: Decimal, at: datetime, sequence: int
+) -> Delivery:
+    event = MasteryChangedV1(
+        student_id=student,
+        outcome_id=outcome,
+        before=MasteryValueV1(value=None, level=None, status="no_evidence", evidence_count=0),
+        after=MasteryValueV1(
+            status="mastered" if value >= 3 else "not_yet",
+            value=value,
+            level=value,
+            level_label=str(value),
+            evidence_count=1,
+        ),
+        method="most_recent",
+        cause=MasteryCauseV1(kind="evidence", event_id=str(uuid.uuid4())),
+        changed_at=at,
+    )
+    envelope = Envelope(str(uuid.uuid4()), "/arc/test", event.event_type(), at)
+    return Delivery(
+        "ARC_MASTERY", sequence, event.subject(), envelope, event, None, "ARC_MASTERY.p0"
+    )

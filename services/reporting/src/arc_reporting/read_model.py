@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from arc_contracts import (
@@ -45,6 +46,7 @@ from arc_reporting.domain.records import Attempt, Change, Standing
 from arc_reporting.tables import (
     attempts,
     catalog_entries,
+    current_standings,
     forgotten_students,
     mastery_changes,
     metadata,
@@ -54,7 +56,7 @@ from arc_reporting.tables import (
 log = logging.getLogger(__name__)
 
 #: Bump when the tables change: an outdated read model is dropped and rebuilt from the bus.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _version = sa.Table("read_model_version", metadata, sa.Column("version", sa.Integer))
 _OLD_TABLES = {"outcomes", "level_changes", "view_tracking"}
 CHUNK = 500
@@ -130,7 +132,9 @@ class ReportingReadModel:
                 },
             )
         elif isinstance(event, MasteryChangedV1):
-            written.add(mastery_changes, _change_row(sequence, event))
+            row = _change_row(sequence, event)
+            written.add(mastery_changes, row)
+            written.standing_changed(row)
         elif isinstance(event, StudentForgottenV1):
             written.flush()  # what follows changes rows written before it
             self._forget(written, event.student_id)
@@ -259,7 +263,13 @@ class ReportingReadModel:
     ) -> dict[tuple[str, str], Standing]:
         """What ``standings_at(changes_of(...), as_of)`` gives, reading only what a standing
         needs and making no ``Change`` per row: for views that show standings alone (a heat
-        map). The newest change per pair is picked here: a window function in SQL was slower."""
+        map). Now (no ``as_of``) it is the pair's row in ``current_standings``; as of a moment,
+        the newest change per pair by then is picked here (a window function in SQL was
+        slower)."""
+        if as_of is None:
+            return {
+                (row[0], row[1]): _standing(row) for row in self._current_rows(students, outcomes)
+            }
         newest: dict[tuple[str, str], Any] = {}
         for row in self._change_rows(_STANDING_COLUMNS, students, outcomes, as_of):
             pair = (row[0], row[1])
@@ -268,6 +278,16 @@ class ReportingReadModel:
             if kept is None or (row[-1], row[-2]) > (kept[-1], kept[-2]):
                 newest[pair] = row
         return {pair: _standing(row) for pair, row in newest.items()}
+
+    def _current_rows(
+        self, students: Collection[str], outcomes: Collection[str] | None
+    ) -> Iterator[Any]:
+        for chunk in _chunks(students):
+            query = sa.select(*_CURRENT_COLUMNS).where(current_standings.c.student_id.in_(chunk))
+            if outcomes is not None:
+                query = query.where(current_standings.c.outcome_id.in_(list(outcomes)))
+            with self.engine.connect() as conn:
+                yield from conn.execute(query).all()
 
     def _change_rows(
         self,
@@ -542,6 +562,10 @@ _STANDING_COLUMNS = tuple(
 )
 
 
+#: The same columns of ``current_standings``.
+_CURRENT_COLUMNS = tuple(current_standings.c[column.name] for column in _STANDING_COLUMNS)
+
+
 def _standing(row: Sequence[Any]) -> Standing:
     """As ``standing_of(_change(row))`` gives it."""
     _, _, status, value, level, label, evidence_count, method, _, changed_at = row
@@ -567,9 +591,17 @@ class _Batch:
         self.forgotten = forgotten
         self._rows: dict[sa.Table, list[dict[str, Any]]] = {}
         self._entries: dict[tuple[str, str, int], dict[str, Any]] = {}
+        #: The newest change row per pair in this batch (for ``current_standings``).
+        self._newest: dict[tuple[str, str], dict[str, Any]] = {}
 
     def add(self, table: sa.Table, row: dict[str, Any]) -> None:
         self._rows.setdefault(table, []).append(row)
+
+    def standing_changed(self, change: dict[str, Any]) -> None:
+        pair = (change["student_id"], change["outcome_id"])
+        kept = self._newest.get(pair)
+        if kept is None or _newness(change) > _newness(kept):
+            self._newest[pair] = change
 
     def add_catalog_entry(self, row: dict[str, Any]) -> None:
         # The first of a revision wins, within the batch as against what is stored.
@@ -581,6 +613,23 @@ class _Batch:
         for table, rows in self._rows.items():
             self.conn.execute(sa.insert(table), rows)
         self._rows.clear()
+        if self._newest:
+            self._write_current_standings()
+
+    def _write_current_standings(self) -> None:
+        """Each pair's newest change of the batch, in place of the stored one only if newer
+        (changes of a pair may be published out of their ``changed_at`` order)."""
+        insert = _upsert(self.conn)(current_standings)
+        stored = (current_standings.c.changed_at, current_standings.c.stream_sequence)
+        arriving = (insert.excluded.changed_at, insert.excluded.stream_sequence)
+        statement = insert.on_conflict_do_update(
+            index_elements=[current_standings.c.student_id, current_standings.c.outcome_id],
+            set_={name: insert.excluded[name] for name in _CURRENT_VALUES},
+            where=sa.tuple_(*arriving) > sa.tuple_(*stored),
+        )
+        rows = [{name: row[name] for name in _CURRENT_NAMES} for row in self._newest.values()]
+        self.conn.execute(statement, rows)
+        self._newest.clear()
 
     def _write_new_entries(self) -> None:
         stored: set[tuple[str, str, int]] = set()
@@ -596,3 +645,21 @@ class _Batch:
         if new:
             self.conn.execute(sa.insert(catalog_entries), new)
         self._entries.clear()
+
+
+_CURRENT_NAMES = tuple(column.name for column in current_standings.columns)
+_CURRENT_VALUES = tuple(
+    column.name for column in current_standings.columns if not column.primary_key
+)
+
+
+def _newness(change: dict[str, Any]) -> tuple[datetime, int]:
+    """Which of two changes of a pair is the newer (as ``standing_at`` orders them)."""
+    return change["changed_at"], change["stream_sequence"]
+
+
+def _upsert(conn: sa.Connection) -> Any:
+    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL both have it)."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert
+    return sqlite.insert

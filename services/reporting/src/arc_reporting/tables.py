@@ -71,6 +71,25 @@ mastery_changes = sa.Table(
     sa.Index("ix_changes_outcome", "outcome_id"),
 )
 
+#: Each pair's newest mastery change (by changed at, then stream sequence), kept as changes
+#: arrive: what views of standings "now" read (a heat map), so that their cost follows the pairs
+#: shown rather than the history behind them. Views "as of" a moment read ``mastery_changes``.
+current_standings = sa.Table(
+    "current_standings",
+    metadata,
+    sa.Column("student_id", sa.String(200), primary_key=True),
+    sa.Column("outcome_id", sa.String(200), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("value", SCORE, nullable=True),
+    sa.Column("level", SCORE, nullable=True),
+    sa.Column("label", sa.String(200), nullable=True),
+    sa.Column("evidence_count", sa.Integer, nullable=False),
+    sa.Column("method", sa.String(100), nullable=False),
+    sa.Column("stream_sequence", sa.BigInteger, nullable=False),
+    sa.Column("changed_at", WHEN, nullable=False),
+    sa.Index("ix_current_outcome", "outcome_id"),
+)
+
 #: Students forgotten (right to erasure): shown as removed, whatever arrives about them later.
 forgotten_students = sa.Table(
     "forgotten_students",
@@ -84,5 +103,6 @@ CONTENT = {
     "attempts": ("attempt_id",),
     "voids": ("attempt_id",),
     "mastery_changes": ("stream_sequence",),
+    "current_standings": ("student_id", "outcome_id"),
     "forgotten_students": ("student_id",),
 }
