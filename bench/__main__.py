@@ -129,14 +129,9 @@ def report_latencies(root: Path, database_url: str | None) -> dict[str, dict[str
     p50 and p99 milliseconds over 100 renders each (arc_reporting.bench)."""
     from arc_reporting.bench import render_times
 
-    engine = None
-    if database_url:
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
     folder = root / "reports"
     folder.mkdir(parents=True, exist_ok=True)
-    times = render_times(folder, runs=100, engine=engine, exports=False)
+    times = render_times(folder, runs=100, database_url=database_url, exports=False)
     return {
         name: {q: seconds * 1000 for q, seconds in found.items()} for name, found in times.items()
     }

@@ -9,10 +9,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from arc_platform.auth.dev_issuer import DevIssuerServer
+from arc_platform.settings import ServiceSettings
+from arc_platform.views import create_engine
 from arc_reporting.access import local_access
 from arc_reporting.http_api import create_app
 from arc_reporting.read_model import ReportingReadModel
@@ -35,11 +36,13 @@ def _timed(call: Callable[[], object], runs: int) -> dict[str, float]:
 
 
 def render_times(
-    folder: Path, runs: int = 5, engine: sa.Engine | None = None, exports: bool = True
+    folder: Path, runs: int = 5, database_url: str | None = None, exports: bool = True
 ) -> dict[str, dict[str, float]]:
-    """Median and p99 render seconds per page, on a read model in ``folder`` (SQLite) or
-    ``engine``."""
-    model = ReportingReadModel(engine or sa.create_engine(f"sqlite:///{folder / 'bench.sqlite'}"))
+    """Median and p99 render seconds per page, on a read model in ``folder`` (SQLite) or in
+    the PostgreSQL database at ``database_url``, its engine made as the service makes it
+    (SQLite in WAL mode without a sync per commit; a schema of its own on PostgreSQL)."""
+    settings = ServiceSettings(service_name="reporting", data_dir=folder, database_url=database_url)
+    model = ReportingReadModel(create_engine(settings))
     made = feed_class(model, students=35, outcomes=60, attempts=20)
     heavy = "stu-heavy"
     feed_class(model, 1, 60, 600, seed=11, student_prefix=heavy, section_id="sec-heavy")
