@@ -59,3 +59,15 @@ def test_thresholds_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> Non
         heap.thresholds_from_env()
     monkeypatch.delenv("ARC_GC_THRESHOLDS")
     assert heap.thresholds_from_env() == heap.SERVICE_THRESHOLDS
+
+
+def test_a_process_serving_pages_keeps_a_smaller_young_generation(
+    restored_collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ARC_GC_THRESHOLDS", raising=False)
+    heap.settle_after_start(default=heap.PAGE_THRESHOLDS)
+    assert gc.get_threshold() == heap.PAGE_THRESHOLDS
+    assert heap.PAGE_THRESHOLDS[0] < heap.SERVICE_THRESHOLDS[0]
+    monkeypatch.setenv("ARC_GC_THRESHOLDS", "2000,10,10")  # the environment still decides
+    heap.settle_after_start(default=heap.PAGE_THRESHOLDS)
+    assert gc.get_threshold() == (2000, 10, 10)
