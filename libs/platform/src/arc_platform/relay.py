@@ -164,28 +164,13 @@ class OutboxRelay:
         if self._position is None:
             self._position = await asyncio.to_thread(self.confirmed_position)
         position = self._position
-        notifications = await asyncio.to_thread(
-            self.app.recorder.select_notifications,
-            position,
-            self.batch_size,
-            inclusive_of_start=False,
-        )
         backlog = {"stream": self.stream}
-        if not notifications:
+        read = await asyncio.to_thread(self._read_and_chain, position)
+        if read is None:
             self.metrics.relay_backlog.set(0, backlog)
             return 0
-        # A short batch reached the end of the log: the backlog is this batch (no query).
-        newest: int = notifications[-1].id
-        if len(notifications) == self.batch_size:
-            stored = await asyncio.to_thread(self.app.recorder.max_notification_id)
-            newest = stored or newest
+        notifications, newest, prepared, links = read
         self.metrics.relay_backlog.set(max(0, newest - position), backlog)
-        prepared = [self._prepare(n) for n in notifications]
-        links: list[Link | None] = [None] * len(prepared)
-        if self.chainer is not None:
-            links = list(
-                await asyncio.to_thread(self.chainer.extend, [p.outgoing for p in prepared])
-            )
         sent = [
             s
             for s in [await self._publish(p, link) for p, link in zip(prepared, links, strict=True)]
@@ -203,6 +188,27 @@ class OutboxRelay:
         self.published_count += len(sent)
         self.metrics.relay_backlog.set(max(0, newest - last), backlog)
         return len(notifications)
+
+    def _read_and_chain(
+        self, position: int
+    ) -> tuple[list[Notification], int, list[_Prepared], list[Link | None]] | None:
+        """In one worker-thread call (one hop off the event loop, not three): the notifications
+        after ``position``, the newest stored id, each translated, and their chain links
+        (recorded before anything is published). None when there is nothing new."""
+        notifications = self.app.recorder.select_notifications(
+            position, self.batch_size, inclusive_of_start=False
+        )
+        if not notifications:
+            return None
+        # A short batch reached the end of the log: the backlog is this batch (no query).
+        newest: int = notifications[-1].id
+        if len(notifications) == self.batch_size:
+            newest = self.app.recorder.max_notification_id() or newest
+        prepared = [self._prepare(n) for n in notifications]
+        links: list[Link | None] = [None] * len(prepared)
+        if self.chainer is not None:
+            links = list(self.chainer.extend([p.outgoing for p in prepared]))
+        return notifications, newest, prepared, links
 
     def _measure_published(self, sent: list[_Sent], acks: list[Any]) -> None:
         now = time.time()
