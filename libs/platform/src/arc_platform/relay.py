@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -191,7 +191,7 @@ class OutboxRelay:
 
     def _read_and_chain(
         self, position: int
-    ) -> tuple[list[Notification], int, list[_Prepared], list[Link | None]] | None:
+    ) -> tuple[Sequence[Notification], int, list[_Prepared], list[Link | None]] | None:
         """In one worker-thread call (one hop off the event loop, not three): the notifications
         after ``position``, the newest stored id, each translated, and their chain links
         (recorded before anything is published). None when there is nothing new."""
