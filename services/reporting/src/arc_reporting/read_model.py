@@ -282,12 +282,7 @@ class ReportingReadModel:
     def _current_rows(
         self, students: Collection[str], outcomes: Collection[str] | None
     ) -> Iterator[Any]:
-        for chunk in _chunks(students):
-            query = sa.select(*_CURRENT_COLUMNS).where(current_standings.c.student_id.in_(chunk))
-            if outcomes is not None:
-                query = query.where(current_standings.c.outcome_id.in_(list(outcomes)))
-            with self.engine.connect() as conn:
-                yield from conn.execute(query).all()
+        return self._pair_rows(current_standings, _CURRENT_COLUMNS, students, outcomes, None)
 
     def _change_rows(
         self,
@@ -297,12 +292,22 @@ class ReportingReadModel:
         as_of: datetime | None,
     ) -> Iterator[Any]:
         """``columns`` of the mastery changes of ``students`` (and ``outcomes``) by ``as_of``."""
+        return self._pair_rows(mastery_changes, columns, students, outcomes, as_of)
+
+    def _pair_rows(
+        self,
+        table: sa.Table,
+        columns: Sequence[Any],
+        students: Collection[str],
+        outcomes: Collection[str] | None,
+        as_of: datetime | None,
+    ) -> Iterator[Any]:
         for chunk in _chunks(students):
-            query = sa.select(*columns).where(mastery_changes.c.student_id.in_(chunk))
+            query = sa.select(*columns).where(table.c.student_id.in_(chunk))
             if outcomes is not None:
-                query = query.where(mastery_changes.c.outcome_id.in_(list(outcomes)))
+                query = query.where(table.c.outcome_id.in_(list(outcomes)))
             if as_of is not None:
-                query = query.where(mastery_changes.c.changed_at <= as_of)
+                query = query.where(table.c.changed_at <= as_of)
             with self.engine.connect() as conn:
                 yield from conn.execute(query).all()
 
