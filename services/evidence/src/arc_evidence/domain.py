@@ -12,6 +12,7 @@ Pure Python, no I/O.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -42,6 +43,25 @@ def idempotency_aggregate_id(key: str) -> UUID:
 
 def statement_aggregate_id(statement_id: str) -> UUID:
     return uuid5(STATEMENT_NAMESPACE, statement_id.lower())
+
+
+#: One validated scale per distinct scale: every attempt carries its scale and most carry one of
+#: a few, yet a student's history kept in memory held a validated copy per attempt (3.5 KB of
+#: the 4.4 KB an attempt took: 3.6 GB of evidence's memory after a million attempts).
+_SCALES: dict[str, ProficiencyScaleV1] = {}
+_SCALES_LIMIT = 1000
+
+
+def shared_scale(data: dict[str, Any]) -> ProficiencyScaleV1:
+    """``ProficiencyScaleV1.model_validate(data)``, one (frozen, so shareable) object per
+    distinct scale."""
+    key = json.dumps(data, sort_keys=True, default=str)
+    found = _SCALES.get(key)
+    if found is None:
+        if len(_SCALES) >= _SCALES_LIMIT:
+            _SCALES.clear()
+        found = _SCALES[key] = ProficiencyScaleV1.model_validate(data)
+    return found
 
 
 @dataclass(frozen=True)
@@ -128,7 +148,7 @@ class StudentEvidence(Aggregate):
                 student_id=self.student_id,
                 outcome_id=self.outcome_id,
                 outcome_revision=self.outcome_revision,
-                scale=ProficiencyScaleV1.model_validate(self.scale),
+                scale=shared_scale(self.scale),
                 status=self.status,
                 score=self.score,
                 assessed_at=self.assessed_at,
