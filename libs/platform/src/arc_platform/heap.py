@@ -18,7 +18,7 @@ A process that serves pages (reporting) uses a smaller young generation, 10,000:
 tens of thousands of objects that live for its request (a 35 × 60 heat map's rows, cells and
 HTML), so a young collection at 50,000 found mostly live containers to traverse and stopped a
 page for 30–95 ms, the whole of its p99; at 10,000 it stops it for 6–15 ms, a few times as
-often, for about the same total time.
+often and for less time in all.
 
 Full collections slower than 50 ms are logged and every collection's pause is recorded as
 ``arc.gc.pause`` (histogram, s; generation).
