@@ -48,15 +48,29 @@ class TrackedView:
             extend_existing=True,
         )
         metadata.create_all(engine)
+        # Built once: a live consumer applies batches of one or two messages, and building
+        # these statements cost more than running them.
+        stream: sa.BindParameter[str] = sa.bindparam("stream")
+        self._select_position = sa.select(self.tracking.c.position).where(
+            self.tracking.c.stream == stream
+        )
+        self._select_stream = sa.select(self.tracking.c.stream).where(
+            self.tracking.c.stream == stream
+        )
+        self._insert_position = sa.insert(self.tracking)
+        self._advance_position = (
+            sa.update(self.tracking)
+            .where(self.tracking.c.stream == sa.bindparam("of_stream"))
+            .where(self.tracking.c.position == sa.bindparam("current"))
+            .values(position=sa.bindparam("to_position"))
+        )
 
     def position(self, stream: str) -> int:
         with self.engine.connect() as conn:
             return self._position(conn, stream)
 
     def _position(self, conn: Connection, stream: str) -> int:
-        row = conn.execute(
-            sa.select(self.tracking.c.position).where(self.tracking.c.stream == stream)
-        ).first()
+        row = conn.execute(self._select_position, {"stream": stream}).first()
         return int(row[0]) if row else 0
 
     def positions(self) -> dict[str, int]:
@@ -77,21 +91,17 @@ class TrackedView:
                 raise StalePosition(stream, current, to_position)
             yield conn
             if current == 0 and not self._has_row(conn, stream):
-                conn.execute(sa.insert(self.tracking).values(stream=stream, position=to_position))
+                conn.execute(self._insert_position, {"stream": stream, "position": to_position})
             else:
                 result = conn.execute(
-                    sa.update(self.tracking)
-                    .where(self.tracking.c.stream == stream)
-                    .where(self.tracking.c.position == current)
-                    .values(position=to_position)
+                    self._advance_position,
+                    {"of_stream": stream, "current": current, "to_position": to_position},
                 )
                 if result.rowcount != 1:
                     raise StalePosition(stream, current, to_position)
 
     def _has_row(self, conn: Connection, stream: str) -> bool:
-        found = conn.execute(
-            sa.select(self.tracking.c.stream).where(self.tracking.c.stream == stream)
-        ).first()
+        found = conn.execute(self._select_stream, {"stream": stream}).first()
         return found is not None
 
 

@@ -13,6 +13,7 @@ later (or again, in a rebuild, when their sealed fields no longer open anyway).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -624,16 +625,8 @@ class _Batch:
     def _write_current_standings(self) -> None:
         """Each pair's newest change of the batch, in place of the stored one only if newer
         (changes of a pair may be published out of their ``changed_at`` order)."""
-        insert = _upsert(self.conn)(current_standings)
-        stored = (current_standings.c.changed_at, current_standings.c.stream_sequence)
-        arriving = (insert.excluded.changed_at, insert.excluded.stream_sequence)
-        statement = insert.on_conflict_do_update(
-            index_elements=[current_standings.c.student_id, current_standings.c.outcome_id],
-            set_={name: insert.excluded[name] for name in _CURRENT_VALUES},
-            where=sa.tuple_(*arriving) > sa.tuple_(*stored),
-        )
         rows = [{name: row[name] for name in _CURRENT_NAMES} for row in self._newest.values()]
-        self.conn.execute(statement, rows)
+        self.conn.execute(_newer_standings_upsert(self.conn.dialect.name), rows)
         self._newest.clear()
 
     def _write_new_entries(self) -> None:
@@ -663,8 +656,15 @@ def _newness(change: dict[str, Any]) -> tuple[datetime, int]:
     return change["changed_at"], change["stream_sequence"]
 
 
-def _upsert(conn: sa.Connection) -> Any:
-    """The dialect's INSERT with ON CONFLICT (SQLite and PostgreSQL both have it)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert
-    return sqlite.insert
+@functools.cache
+def _newer_standings_upsert(dialect: str) -> Any:
+    """``current_standings`` upsert that keeps the newer of stored and arriving, built once
+    per dialect (building it cost more than running it for a live batch of one change)."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(current_standings)
+    stored = (current_standings.c.changed_at, current_standings.c.stream_sequence)
+    arriving = (insert.excluded.changed_at, insert.excluded.stream_sequence)
+    return insert.on_conflict_do_update(
+        index_elements=[current_standings.c.student_id, current_standings.c.outcome_id],
+        set_={name: insert.excluded[name] for name in _CURRENT_VALUES},
+        where=sa.tuple_(*arriving) > sa.tuple_(*stored),
+    )
