@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hashlib
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -144,6 +145,14 @@ def store_engine(env: Mapping[str, str] | Environment) -> Engine | None:
     return None
 
 
+@functools.cache
+def _insert_new_links(dialect: str) -> Any:
+    """Built once per dialect: a relay records links for every batch, often of one event, and
+    building the statement cost about as much as running it."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(chain_table)
+    return insert.on_conflict_do_nothing()
+
+
 class ChainStore:
     """The ``arc_event_chain`` table beside a service's stored events."""
 
@@ -189,10 +198,8 @@ class ChainStore:
         if not links:
             return
         rows = [vars(link) for link in links]
-        dialect = self.engine.dialect.name
-        insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(chain_table)
         with self.engine.begin() as conn:
-            conn.execute(insert.on_conflict_do_nothing(), rows)
+            conn.execute(_insert_new_links(self.engine.dialect.name), rows)
         if not verify:
             return
         recorded = self.links([link.notification_id for link in links])
