@@ -122,6 +122,15 @@ chain_table = sa.Table(
     sa.Column("stream_hash", sa.String(64), nullable=True),
 )
 
+#: How far each relay has published, beside the links: the relay writes its acknowledged
+#: position in the same transaction as the next batch's links (one commit per pass).
+relay_positions = sa.Table(
+    "arc_relay_position",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),
+)
+
 
 def store_engine(env: Mapping[str, str] | Environment) -> Engine | None:
     """An engine on the database of an eventsourcing store, from its environment (the one the
@@ -151,6 +160,17 @@ def _insert_new_links(dialect: str) -> Any:
     building the statement cost about as much as running it."""
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(chain_table)
     return insert.on_conflict_do_nothing()
+
+
+@functools.cache
+def _advance_position(dialect: str) -> Any:
+    """Insert or move a relay's position, never backwards."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(relay_positions)
+    return insert.on_conflict_do_update(
+        index_elements=[relay_positions.c.name],
+        set_={"position": insert.excluded.position},
+        where=insert.excluded.position > relay_positions.c.position,
+    )
 
 
 class ChainStore:
@@ -191,15 +211,35 @@ class ChainStore:
             ).scalar()
         return store or GENESIS, stream or GENESIS
 
-    def add(self, links: Sequence[Link], verify: bool = True) -> None:
-        """Record new links; ``verify``: a link another relay recorded first must be the same
-        one (links are computed from the stored events alone, so two relays agree unless the
-        store changed)."""
+    def position(self, name: str) -> int:
+        """Where relay ``name`` recorded it had published up to (0: nowhere yet)."""
+        query = sa.select(relay_positions.c.position).where(relay_positions.c.name == name)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def add(
+        self,
+        links: Sequence[Link],
+        verify: bool = True,
+        position: tuple[str, int] | None = None,
+    ) -> None:
+        """Record new links and, in the same transaction, a relay's ``position`` (name,
+        notification id) when given; ``verify``: a link another relay recorded first must be
+        the same one (links are computed from the stored events alone, so two relays agree
+        unless the store changed)."""
+        if not links and position is None:
+            return
+        dialect = self.engine.dialect.name
+        with self.engine.begin() as conn:
+            if links:
+                conn.execute(_insert_new_links(dialect), [vars(link) for link in links])
+            if position is not None:
+                name, notification_id = position
+                conn.execute(
+                    _advance_position(dialect), {"name": name, "position": notification_id}
+                )
         if not links:
             return
-        rows = [vars(link) for link in links]
-        with self.engine.begin() as conn:
-            conn.execute(_insert_new_links(self.engine.dialect.name), rows)
         if not verify:
             return
         recorded = self.links([link.notification_id for link in links])
@@ -253,8 +293,13 @@ class Chainer:
         """Read the heads and check recorded links from the store again, on the next batch."""
         self._after = None
 
-    def extend(self, batch: Sequence[Outgoing]) -> list[Link]:
+    def extend(
+        self, batch: Sequence[Outgoing], position: tuple[str, int] | None = None
+    ) -> list[Link]:
+        """The batch's links, recorded in one transaction with the relay's ``position`` (what
+        it published before this batch) when given."""
         if not batch:
+            self.store.add([], position=position)
             return []
         first = batch[0].notification.id
         after = self._after
@@ -280,7 +325,9 @@ class Chainer:
             store_head = link.store_hash
             stream_head = link.stream_hash or stream_head
         self.store.add(
-            [link for link in links if link.notification_id not in known], verify=not continuing
+            [link for link in links if link.notification_id not in known],
+            verify=not continuing,
+            position=position,
         )
         self._after = (batch[-1].notification.id, store_head, stream_head)
         return links

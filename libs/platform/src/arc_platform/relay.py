@@ -2,9 +2,11 @@
 
 The store is the outbox. The relay reads notifications after the last position it confirmed,
 publishes each translated event with a stable ``Nats-Msg-Id`` (derived from the stored event's
-identity), waits for every PubAck, and only then records the new position. A crash between
-"published" and "position recorded" re-sends a batch that JetStream's duplicate window drops, so
-downstream sees each event exactly once.
+identity), waits for every PubAck, and only then counts the batch as published; the new position
+is written by the next pass, in one transaction with that pass's chain links (or alone when
+there is nothing more, and when the relay stops). A crash between "published" and "position
+recorded" re-sends a batch that JetStream's duplicate window drops, so downstream sees each event
+exactly once.
 
 Before publishing a batch, the relay records its links in the store's hash chains
 (``arc_platform.audit``) and sends each message with ``Arc-Hash`` / ``Arc-Prev-Hash`` /
@@ -107,9 +109,14 @@ class OutboxRelay:
         #: commits its batch in one), and an asyncio event set from another thread does not
         #: wake the loop — the relay would sleep until its next poll.
         self._loop: asyncio.AbstractEventLoop | None = None
-        #: The confirmed position, once read: this relay is the only writer of its tracking
-        #: row, so a pass need not query it (forgotten after a failure, to be read again).
+        #: What has been published and acknowledged, once read: this relay is the only writer
+        #: of its position, so a pass need not query it (forgotten after a failure, to be read
+        #: again from the store).
         self._position: int | None = None
+        #: Acknowledged but not yet recorded: written by the next pass, with that pass's chain
+        #: links in one transaction (a crash before it re-sends what JetStream's duplicate
+        #: window drops, as a crash between publishing and recording always could).
+        self._unrecorded: int | None = None
         self._tracer = telemetry.tracer("arc.relay")
         self.metrics = metrics or PlatformMetrics()
         #: Highest notification id already counted as recorded (no double count on retries).
@@ -127,7 +134,12 @@ class OutboxRelay:
             loop.call_soon_threadsafe(self._wake.set)
 
     def confirmed_position(self) -> int:
-        return self.tracker.max_tracking_id(self.tracking_name) or 0
+        """The recorded position: beside the chain links when the relay keeps them (older
+        releases recorded it as an eventsourcing tracking row, still read: the larger wins)."""
+        recorded = self.tracker.max_tracking_id(self.tracking_name) or 0
+        if self.chainer is not None:
+            recorded = max(recorded, self.chainer.store.position(self.tracking_name))
+        return recorded
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
@@ -144,6 +156,17 @@ class OutboxRelay:
                 waiter = asyncio.ensure_future(self._wake.wait())
                 await asyncio.wait({waiter}, timeout=self.poll_seconds)
                 waiter.cancel()
+        await self._record_on_stop()
+
+    async def _record_on_stop(self) -> None:
+        """What the last pass published, so that a restart need not send it again."""
+        unrecorded, self._unrecorded = self._unrecorded, None
+        if unrecorded is None:
+            return
+        try:
+            await asyncio.to_thread(self._record_position, unrecorded)
+        except Exception:  # the next start re-sends it, and JetStream drops the copies
+            log.warning("relay %s could not record its position on stop", self.stream)
 
     async def publish_pending(self) -> int:
         """One pass: publish up to one batch after the confirmed position. Returns how many
@@ -157,6 +180,7 @@ class OutboxRelay:
     def _forget(self) -> None:
         """Read the confirmed position and the chain's heads from the store again."""
         self._position = None
+        self._unrecorded = None
         if self.chainer is not None:
             self.chainer.forget()
 
@@ -165,7 +189,8 @@ class OutboxRelay:
             self._position = await asyncio.to_thread(self.confirmed_position)
         position = self._position
         backlog = {"stream": self.stream}
-        read = await asyncio.to_thread(self._read_and_chain, position)
+        read = await asyncio.to_thread(self._read_and_chain, position, self._unrecorded)
+        self._unrecorded = None  # recorded by that call
         if read is None:
             self.metrics.relay_backlog.set(0, backlog)
             return 0
@@ -183,22 +208,24 @@ class OutboxRelay:
             )
         self._measure_published(sent, acks)
         last = notifications[-1].id
-        await asyncio.to_thread(self.tracker.insert_tracking, Tracking(self.tracking_name, last))
-        self._position = last
+        self._position = self._unrecorded = last
         self.published_count += len(sent)
         self.metrics.relay_backlog.set(max(0, newest - last), backlog)
         return len(notifications)
 
     def _read_and_chain(
-        self, position: int
+        self, position: int, unrecorded: int | None = None
     ) -> tuple[Sequence[Notification], int, list[_Prepared], list[Link | None]] | None:
-        """In one worker-thread call (one hop off the event loop, not three): the notifications
+        """In one worker-thread call (one hop off the event loop, not four): the notifications
         after ``position``, the newest stored id, each translated, and their chain links
-        (recorded before anything is published). None when there is nothing new."""
+        (recorded before anything is published, in one transaction with ``unrecorded``, the
+        position the previous pass reached). None when there is nothing new."""
         notifications = self.app.recorder.select_notifications(
             position, self.batch_size, inclusive_of_start=False
         )
         if not notifications:
+            if unrecorded is not None:
+                self._record_position(unrecorded)
             return None
         # A short batch reached the end of the log: the backlog is this batch (no query).
         newest: int = notifications[-1].id
@@ -207,8 +234,17 @@ class OutboxRelay:
         prepared = [self._prepare(n) for n in notifications]
         links: list[Link | None] = [None] * len(prepared)
         if self.chainer is not None:
-            links = list(self.chainer.extend([p.outgoing for p in prepared]))
+            recorded = None if unrecorded is None else (self.tracking_name, unrecorded)
+            links = list(self.chainer.extend([p.outgoing for p in prepared], recorded))
+        elif unrecorded is not None:
+            self._record_position(unrecorded)
         return notifications, newest, prepared, links
+
+    def _record_position(self, position: int) -> None:
+        if self.chainer is not None:
+            self.chainer.store.add([], position=(self.tracking_name, position))
+        else:
+            self.tracker.insert_tracking(Tracking(self.tracking_name, position))
 
     def _measure_published(self, sent: list[_Sent], acks: list[Any]) -> None:
         now = time.time()
