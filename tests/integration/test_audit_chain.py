@@ -124,6 +124,11 @@ async def test_the_relay_records_its_position_with_the_next_links_and_when_it_st
     chain = ChainStore.for_env(settings.eventsourcing_env())
     assert chain is not None
     relay = OutboxRelay(app, translate, js, "mastery", "/arc/notes", batch_size=3)
+    assert relay.chainer is not None
+    # On SQLite the links go through the application's own writer (whose pool lets one
+    # connection write at a time) rather than a second connection waiting on SQLite's lock.
+    writer = relay.chainer.store.sqlite_writer
+    assert writer is (None if database_url else app.recorder.datastore)  # type: ignore[attr-defined]
 
     await relay.publish_pending()  # 1-3 published and acknowledged, not yet recorded
     assert (relay.published_count, relay.confirmed_position()) == (2, 0)

@@ -121,7 +121,7 @@ class OutboxRelay:
         self.metrics = metrics or PlatformMetrics()
         #: Highest notification id already counted as recorded (no double count on retries).
         self._seen = 0
-        chain = ChainStore.for_env(app.env) if chained else None
+        chain = ChainStore.for_app(app) if chained else None
         self.chainer = Chainer(chain) if chain is not None else None
 
     def wake(self) -> None:
