@@ -41,8 +41,10 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, Notification
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import Environment
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Engine
+
+from arc_platform.views import dialect_insert
 
 GENESIS = "0" * 64
 HASH_HEADER = "Arc-Hash"
@@ -160,14 +162,14 @@ def store_engine(env: Mapping[str, str] | Environment) -> Engine | None:
 def _insert_new_links(dialect: str) -> Any:
     """Built once per dialect: a relay records links for every batch, often of one event, and
     building the statement cost about as much as running it."""
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(chain_table)
+    insert = dialect_insert(dialect, chain_table)
     return insert.on_conflict_do_nothing()
 
 
 @functools.cache
 def _advance_position(dialect: str) -> Any:
     """Insert or move a relay's position, never backwards."""
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(relay_positions)
+    insert = dialect_insert(dialect, relay_positions)
     return insert.on_conflict_do_update(
         index_elements=[relay_positions.c.name],
         set_={"position": insert.excluded.position},
@@ -175,17 +177,12 @@ def _advance_position(dialect: str) -> Any:
     )
 
 
-_CHAIN_COLUMNS = tuple(column.name for column in chain_table.columns)
-_SQLITE_INSERT_LINKS = (
-    f"INSERT INTO {chain_table.name} ({', '.join(_CHAIN_COLUMNS)})"
-    f" VALUES ({', '.join('?' for _ in _CHAIN_COLUMNS)})"
-    " ON CONFLICT (notification_id) DO NOTHING"
-)
-_SQLITE_ADVANCE_POSITION = (
-    f"INSERT INTO {relay_positions.name} (name, position) VALUES (?, ?)"
-    " ON CONFLICT (name) DO UPDATE SET position = excluded.position"
-    f" WHERE excluded.position > {relay_positions.name}.position"
-)
+@functools.cache
+def _sqlite_sql(statement: Callable[[str], Any]) -> tuple[str, tuple[str, ...]]:
+    """One of the statements above as SQLite text with ``?`` parameters, and the parameters'
+    names in order: for writing through eventsourcing's own SQLite cursor."""
+    compiled = statement("sqlite").compile(dialect=sqlite.dialect(paramstyle="qmark"))
+    return str(compiled), tuple(compiled.positiontup or ())
 
 
 class ChainStore:
@@ -263,12 +260,12 @@ class ChainStore:
         if self.sqlite_writer is not None:
             with self.sqlite_writer.transaction(commit=True) as cursor:
                 if links:
-                    cursor.executemany(
-                        _SQLITE_INSERT_LINKS,
-                        [tuple(getattr(link, c) for c in _CHAIN_COLUMNS) for link in links],
-                    )
+                    sql, names = _sqlite_sql(_insert_new_links)
+                    cursor.executemany(sql, [tuple(vars(link)[n] for n in names) for link in links])
                 if position is not None:
-                    cursor.execute(_SQLITE_ADVANCE_POSITION, position)
+                    sql, names = _sqlite_sql(_advance_position)
+                    values = dict(zip(("name", "position"), position, strict=True))
+                    cursor.execute(sql, tuple(values[n] for n in names))
         else:
             dialect = self.engine.dialect.name
             with self.engine.begin() as conn:

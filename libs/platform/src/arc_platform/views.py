@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from arc_platform.settings import ServiceSettings
@@ -32,6 +33,11 @@ def create_engine(settings: ServiceSettings) -> Engine:
     return sa.create_engine(
         url, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True
     )
+
+
+def dialect_insert(dialect: str, table: sa.Table) -> Any:
+    """The dialect's INSERT, with ON CONFLICT (SQLite and PostgreSQL both have it)."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 class TrackedView:

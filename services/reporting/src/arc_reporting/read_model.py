@@ -24,7 +24,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from arc_contracts import (
@@ -40,7 +39,7 @@ from arc_contracts import (
 )
 from arc_platform.consumer import Delivery, apply_in_order
 from arc_platform.erasure import PersonalData
-from arc_platform.views import TrackedView
+from arc_platform.views import TrackedView, dialect_insert
 from arc_reporting.domain.asof import utc
 from arc_reporting.domain.catalog import Catalog, Entry, build_catalog, identity
 from arc_reporting.domain.records import Attempt, Change, Standing
@@ -660,7 +659,7 @@ def _newness(change: dict[str, Any]) -> tuple[datetime, int]:
 def _newer_standings_upsert(dialect: str) -> Any:
     """``current_standings`` upsert that keeps the newer of stored and arriving, built once
     per dialect (building it cost more than running it for a live batch of one change)."""
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(current_standings)
+    insert = dialect_insert(dialect, current_standings)
     stored = (current_standings.c.changed_at, current_standings.c.stream_sequence)
     arriving = (insert.excluded.changed_at, insert.excluded.stream_sequence)
     return insert.on_conflict_do_update(
