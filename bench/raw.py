@@ -14,7 +14,7 @@ from eventsourcing.domain import Aggregate, event
 from nats.js.api import StorageType, StreamConfig
 
 from arc_platform.settings import ServiceSettings
-from arc_platform.store import open_application
+from arc_platform.store import ensure_postgres_schema
 
 PAYLOAD = b"x" * 600  # about the size of an AttemptRecorded body
 
@@ -73,7 +73,14 @@ def store_rates(data_dir: Path, database_url: str | None, events: int = 5_000) -
         database_url=database_url,
         database_schema="bench_raw",
     )
-    app = open_application(RawStore, settings)
+    ensure_postgres_schema(settings)
+    # Bare eventsourcing: the library's own transcoder, not the services' (orjson) one.
+    app = RawStore(
+        env={
+            **settings.eventsourcing_env(),
+            "TRANSCODER_TOPIC": "eventsourcing.persistence:JSONTranscoder",
+        }
+    )
     payload = PAYLOAD.decode()
     started = time.perf_counter()
     for _ in range(events // 10):

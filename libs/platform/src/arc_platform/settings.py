@@ -117,14 +117,19 @@ class ServiceSettings(Limits):
 
     def eventsourcing_env(self) -> dict[str, str]:
         """Environment for eventsourcing's persistence modules (see its docs)."""
+        # Stored events are written by orjson where that writes the same bytes (see
+        # arc_platform.transcoder); read by the library's decoder either way.
+        written_by = {"TRANSCODER_TOPIC": "arc_platform.transcoder:FastJSONTranscoder"}
         if not self.database_url:
             return {
+                **written_by,
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.service_dir() / "events.sqlite"),
                 "SQLITE_LOCK_TIMEOUT": "10",
             }
         url = urlsplit(self.database_url)
         return {
+            **written_by,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": url.path.lstrip("/") or "postgres",
             "POSTGRES_HOST": url.hostname or "127.0.0.1",
