@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -29,7 +30,7 @@ from arc_contracts import (
 )
 from arc_mastery.application import MasteryApplication, course_rollup, parent_rollup
 from arc_mastery.audit import compare, replay
-from arc_mastery.domain import StudentOutcomeMastery
+from arc_mastery.domain import StudentOutcomeMastery, index_id, mastery_id
 from arc_mastery.published import translate
 from arc_platform.consumer import Delivery
 from arc_platform.partitions import partition_position_key
@@ -162,6 +163,36 @@ def test_mastery_changes_are_published_only_when_something_changes(app: MasteryA
     ana = app.partition_of("ana")
     assert app.position(f"ARC_EVIDENCE.p{ana}") == 3
     assert [app.position(f"ARC_CATALOG.p{p}") for p in range(3)] == [1, 1, 1]
+
+
+def test_a_new_pair_is_known_absent_from_its_students_index_without_asking_the_store(
+    app: MasteryApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    feed = Feed(app)
+    feed.send("catalog", outcome("rp.1"), outcome("rp.2"))
+    feed.send("evidence", attempt("cy", "rp.1", 2, 1))
+    app.taking_over(app.partition_of("cy"))  # nothing cached: every answer from the store
+    asked: list[UUID] = []
+    select_events = app.recorder.select_events
+
+    def counted(originator_id: Any, **kwargs: Any) -> Any:
+        asked.append(originator_id)
+        return select_events(originator_id, **kwargs)
+
+    monkeypatch.setattr(app.recorder, "select_events", counted)
+    [new_pair] = feed.send("evidence", attempt("cy", "rp.2", 3, 2))
+    assert new_pair.before.status == "no_evidence" and new_pair.after.evidence_count == 1
+    assert mastery_id("cy", "rp.2") not in asked  # the student's index said it is new
+    assert index_id("student", "cy", app.partition_of("cy")) in asked
+    # A pair the index lists is read back from the store, not started again.
+    [known_pair] = feed.send("evidence", attempt("cy", "rp.1", 3, 3))
+    assert known_pair.before.value == Decimal(2) and known_pair.after.evidence_count == 2
+    assert mastery_id("cy", "rp.1") in asked
+    # A student never seen: one question for the index in the batch, none for the pair.
+    asked.clear()
+    feed.send("evidence", attempt("dee", "rp.1", 1, 4), attempt("dee", "rp.2", 1, 4))
+    assert asked.count(index_id("student", "dee", app.partition_of("dee"))) == 1
+    assert mastery_id("dee", "rp.1") not in asked and mastery_id("dee", "rp.2") not in asked
 
 
 def test_late_evidence_and_voids_recompute(app: MasteryApplication) -> None:

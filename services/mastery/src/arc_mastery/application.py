@@ -122,21 +122,25 @@ class Batch:
         self.app = app
         self.partition = partition
         self.touched: dict[UUID, Any] = {}
+        #: Looked for in the store and not found (until this batch adds them).
+        self._absent: set[UUID] = set()
         self._replica: CatalogReplica | None = None
         #: Policy and scale per outcome, for the replica's version they were resolved at.
         self._rules: dict[str, tuple[int, Policy, Scale | None]] = {}
 
     def get(self, key: UUID) -> Any | None:
         if key not in self.touched:
-            if not self.app.may_exist(key):
+            if key in self._absent or not self.app.may_exist(key):
                 return None
             try:
                 self.touched[key] = self.app.owned_aggregate(key)
             except AggregateNotFoundError:
+                self._absent.add(key)  # asked once per batch, not once per question
                 return None
         return self.touched[key]
 
     def add(self, aggregate: Any) -> Any:
+        self._absent.discard(aggregate.id)
         self.touched[aggregate.id] = aggregate
         self.app.created(aggregate.id)
         return aggregate
@@ -160,14 +164,26 @@ class Batch:
         return known[1], known[2]
 
     def mastery(self, student_id: str, outcome_id: str) -> StudentOutcomeMastery:
-        found: StudentOutcomeMastery | None = self.get(mastery_id(student_id, outcome_id))
+        key = mastery_id(student_id, outcome_id)
+        found: StudentOutcomeMastery | None = self.touched.get(key) or self.app.cached(key)
+        if found is None and self._may_have(student_id, outcome_id):
+            found = self.get(key)
         if found is not None:
+            self.touched[key] = found
             return found
         self.index("outcome", outcome_id).add(member=student_id)
         self.index("student", student_id).add(member=outcome_id)
         created = StudentOutcomeMastery(student_id=student_id, outcome_id=outcome_id)
         self.add(created)
         return created
+
+    def _may_have(self, student_id: str, outcome_id: str) -> bool:
+        """Whether the pair may be in the store. A pair is created in the same transaction that
+        adds it to its student's index, so a student index (cached, one per student) without
+        the outcome answers "no" without the store query a new pair would otherwise cost
+        (nearly every attempt's, when a class is first assessed on an outcome)."""
+        index: MembershipIndex | None = self.get(index_id("student", student_id, self.partition))
+        return index is not None and outcome_id in index.members
 
     def index(self, kind: str, key: str) -> MembershipIndex:
         found: MembershipIndex | None = self.get(index_id(kind, key, self.partition))
@@ -216,6 +232,16 @@ class MasteryApplication(Application[UUID]):
             with contextlib.suppress(KeyError):
                 return cache.get(aggregate_id)
         return self.repository.get(aggregate_id)
+
+    def cached(self, aggregate_id: UUID) -> Any | None:
+        """The cached aggregate, or None (not necessarily absent from the store)."""
+        cache = self.repository.cache
+        if cache is None:
+            return None
+        try:
+            return cache.get(aggregate_id)
+        except KeyError:
+            return None
 
     def taking_over(self, partition: int) -> None:
         """Another replica may have written this partition since we last held it."""
