@@ -105,6 +105,56 @@ async def test_consumer_resumes_from_its_position_after_a_failure(
     await nc.close()
 
 
+async def test_a_lingering_consumer_applies_what_arrives_together_in_one_batch(
+    nats_url: str, tmp_path: Path, database_url: str | None
+) -> None:
+    """With ``linger`` the first message waits for those right behind it (one transaction for
+    a trickle); without it each is applied as it comes. Order and position are the same."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await ensure_stream(js, "mastery", duplicate_window_seconds=60)
+    tracked = view(tmp_path, database_url)
+    batches: list[list[int]] = []
+
+    def apply(batch: list[Delivery]) -> None:
+        batches.append([d.sequence for d in batch])
+        with tracked.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
+            for delivery in batch:
+                conn.execute(sa.insert(applied).values(sequence=delivery.sequence, student_id="s"))
+
+    async def publish(n: int) -> None:
+        subject, body, headers = encode(
+            event(n), Envelope(f"id-{n}", "/test", MasteryChangedV1.event_type(), datetime.now(UTC))
+        )
+        await js.publish(subject, body, headers=headers)
+
+    async def reached(position: int) -> None:
+        deadline = asyncio.get_running_loop().time() + 30
+        while tracked.position("ARC_MASTERY") < position:
+            assert asyncio.get_running_loop().time() < deadline, "consumer did not catch up"
+            await asyncio.sleep(0.02)
+
+    for linger, first, last in [(2.0, 1, 3), (0.0, 4, 6)]:
+        stop = asyncio.Event()
+        consumer = TrackedConsumer(js, "mastery", tracked.position, apply, linger=linger)
+        task = asyncio.create_task(consumer.run(stop))
+        await publish(first)
+        if linger:
+            await asyncio.sleep(0.2)
+            for n in range(first + 1, last + 1):
+                await publish(n)
+        else:
+            for n in range(first + 1, last + 1):
+                await reached(n - 1)  # the one before is applied by itself
+                await publish(n)
+        await reached(last)
+        stop.set()
+        await task
+    assert batches == [[1, 2, 3], [4], [5], [6]]
+    assert rows(tracked) == [1, 2, 3, 4, 5, 6]
+    await nc.close()
+
+
 async def publish_mastery_events(js: nats.js.JetStreamContext, count: int) -> None:
     await ensure_stream(js, "mastery", duplicate_window_seconds=60)
     acks = []

@@ -346,11 +346,15 @@ class TrackedConsumer:
         partition: int | None = None,
         position_key: str | None = None,
         open_source: OpenSource = ordered_pull,
+        linger: float = 0.0,
     ) -> None:
         """``partition``: read only that partition of a partitioned stream (see
         ``arc_platform.partitions``); the position is then kept per partition.
         ``position_key``: the name the position is kept under, when one owner consumes the
-        same stream more than once (e.g. a copy of the catalog per partition)."""
+        same stream more than once (e.g. a copy of the catalog per partition).
+        ``linger``: after a batch's first message, wait up to this many seconds for more
+        before applying (a view that may be a moment behind trades that for fewer, larger
+        transactions: at a steady trickle each message otherwise costs a whole batch)."""
         self.js = js
         self.context = context
         self.stream = stream_of(context)
@@ -365,6 +369,7 @@ class TrackedConsumer:
         self.apply_batch = apply_batch
         self.max_batch = max_batch
         self.open_source = open_source
+        self.linger = linger
         self.applied_count = 0
         self.metrics = metrics or PlatformMetrics()
         #: Messages on this consumer's subjects after the last one received (JetStream's
@@ -409,6 +414,14 @@ class TrackedConsumer:
         messages = [first]
         while len(messages) < self.max_batch and subscription.pending_msgs > 0:
             messages.append(await subscription.next_msg(timeout=1.0))
+        if self.linger > 0:
+            loop = asyncio.get_running_loop()
+            until = loop.time() + self.linger
+            while len(messages) < self.max_batch and (left := until - loop.time()) > 0:
+                try:
+                    messages.append(await subscription.next_msg(timeout=left))
+                except nats.errors.TimeoutError:
+                    break
         batch: list[Delivery] = []
         for msg in messages:
             meta = msg.metadata

@@ -43,14 +43,19 @@ def consumer_loops(runtime: Runtime, model: ReportingReadModel) -> list[Loop]:
     """Per-student streams by partition (scaling out across replicas, each partition under a
     lease); the catalog, whose tables every replica shares, under one lease of its own."""
     js = runtime.js
+    settings = runtime.settings
+    assert isinstance(settings, ReportingSettings)
+    linger = settings.apply_linger_seconds
 
     def per_student(partition: int) -> list[Loop]:
         return [
-            TrackedConsumer(js, context, model.position, model.apply, partition=partition).run
+            TrackedConsumer(
+                js, context, model.position, model.apply, partition=partition, linger=linger
+            ).run
             for context in ("evidence", "mastery")
         ]
 
-    catalog = TrackedConsumer(js, "catalog", model.position, model.apply).run
+    catalog = TrackedConsumer(js, "catalog", model.position, model.apply, linger=linger).run
     return [
         *partition_loops(
             js,

@@ -28,6 +28,12 @@ class ReportingSettings(ServiceSettings):
     warning_check_seconds: float = Field(
         300.0, gt=0, description="How often warnings are evaluated and published."
     )
+    apply_linger_seconds: float = Field(
+        0.2,
+        ge=0,
+        description="After a change arrives, wait up to this long for more and apply them "
+        "together: views a moment behind, in fewer and larger transactions (0: one at a time).",
+    )
     stuck_min_share: float = Field(0.3, gt=0, le=1, description="Stuck outcome: share stuck.")
     stuck_min_students: int = Field(3, ge=1, description="Stuck outcome: at least this many.")
 
