@@ -39,9 +39,13 @@ class FastJSONTranscoder(JSONTranscoder):
     def encode(self, obj: Any) -> bytes:
         if self._writes_alike(obj):
             try:
-                return orjson.dumps(
+                written = orjson.dumps(
                     obj, default=self._encode_obj, option=orjson.OPT_PASSTHROUGH_DATETIME
                 )
+                # A copy of exactly its size: orjson's bytes are a larger buffer shrunk in
+                # place, and the trimmed tails, among long-lived objects, kept the heap from
+                # being reused (a rebuild's memory grew by a third: measured, not testable here).
+                return bytes(memoryview(written))
             except orjson.JSONEncodeError:
                 pass  # e.g. an int beyond 64 bits: the library's encoder writes it
         return super().encode(obj)
