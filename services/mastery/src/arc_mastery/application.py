@@ -227,11 +227,8 @@ class MasteryApplication(Application[UUID]):
         """An aggregate of a partition this replica consumes: nobody else writes it while we
         hold the partition, so the cached copy is current and is used without the store query
         that fast-forwarding costs (the cache is cleared when a partition is taken over)."""
-        cache = self.repository.cache
-        if cache is not None:
-            with contextlib.suppress(KeyError):
-                return cache.get(aggregate_id)
-        return self.repository.get(aggregate_id)
+        found = self.cached(aggregate_id)
+        return found if found is not None else self.repository.get(aggregate_id)
 
     def cached(self, aggregate_id: UUID) -> Any | None:
         """The cached aggregate, or None (not necessarily absent from the store)."""
