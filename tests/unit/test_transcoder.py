@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import pytest
@@ -17,16 +17,17 @@ from hypothesis import strategies as st
 from arc_platform.settings import ServiceSettings
 from arc_platform.transcoder import FastJSONTranscoder
 
+Transcoder = TypeVar("Transcoder", bound=JSONTranscoder)
 
-def registered(transcoder: JSONTranscoder) -> JSONTranscoder:
+
+def registered(transcoder: Transcoder) -> Transcoder:
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
         transcoder.register(transcoding)
     return transcoder
 
 
 LIBRARY = registered(JSONTranscoder())
-FAST = FastJSONTranscoder()
-registered(FAST)
+FAST = registered(FastJSONTranscoder())
 NOW = datetime(2026, 11, 25, 9, 30, 12, 345678, tzinfo=UTC)
 
 
