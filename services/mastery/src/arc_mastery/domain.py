@@ -7,37 +7,22 @@ import json
 import sys
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar, cast
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from arc_mastery.packed import PackedEvidence
 from arc_mastery.policies import PolicyRecord
 from arc_mastery.standing import NO_EVIDENCE, Evidence, Explanation, Level, Scale, Standing
 
 MASTERY_NAMESPACE = uuid5(NAMESPACE_URL, "https://masteryarc.org/mastery")
 
 
-#: Values many pairs hold alike (a scale, the scores of a scale, a sitting's date, a weight):
-#: one object each, so that memory grows with the evidence, not with copies of the same value.
-_SHARED: dict[tuple[str, str], Any] = {}
-_SHARED_LIMIT = 100_000
-
-T = TypeVar("T")
-
-
-def shared(value: T) -> T:
-    """The one kept object equal to ``value`` and written the same way (``Decimal("3")`` and
-    ``Decimal("3.0")`` stay apart, as do equal instants in different zones)."""
-    if value is None:
-        return value
-    key = (type(value).__name__, value.isoformat() if isinstance(value, datetime) else repr(value))
-    found = _SHARED.get(key)
-    if found is None:
-        if len(_SHARED) >= _SHARED_LIMIT:
-            _SHARED.clear()
-        found = _SHARED[key] = value
-    return cast(T, found)
+#: Scales many pairs hold alike: one object each, so that memory grows with the evidence, not
+#: with copies of the same scale.
+_SCALES: dict[str, dict[str, Any]] = {}
+_SCALES_LIMIT = 1000
 
 
 #: The kept scales by identity, so that a scale already kept is recognised without writing it
@@ -50,14 +35,16 @@ def shared_scale(scale: dict[str, Any]) -> dict[str, Any]:
     """One copy of each scale (never changed in place: a new revision is a new dict)."""
     if _KEPT_SCALES.get(id(scale)) is scale:
         return scale
-    key = ("scale", json.dumps(scale, sort_keys=True, default=str))
-    found = _SHARED.get(key)
+    key = json.dumps(scale, sort_keys=True, default=str)
+    found = _SCALES.get(key)
     if found is None:
-        found = _SHARED[key] = scale
+        if len(_SCALES) >= _SCALES_LIMIT:
+            _SCALES.clear()
+        found = _SCALES[key] = scale
     if len(_KEPT_SCALES) >= _KEPT_SCALES_LIMIT:
         _KEPT_SCALES.clear()
     _KEPT_SCALES[id(found)] = found
-    return cast(dict[str, Any], found)
+    return found
 
 
 #: Standings many pairs share (a standing is a value, a level, a status and a count).
@@ -166,11 +153,11 @@ class StudentOutcomeMastery(Aggregate):
                 Evidence(
                     self.attempt_id,
                     self.status,
-                    shared(self.score),
-                    shared(self.assessed_at),
-                    shared(self.recorded_at),
-                    shared(self.weight),
-                    shared(frozenset(self.tags)),
+                    self.score,
+                    self.assessed_at,
+                    self.recorded_at,
+                    self.weight,
+                    frozenset(self.tags),
                     self.kind,
                     self.supersedes,
                 )
@@ -211,9 +198,9 @@ class StudentOutcomeMastery(Aggregate):
         # Interned: every pair of a student (or an outcome) holds the same string.
         self.student_id = sys.intern(student_id)
         self.outcome_id = sys.intern(outcome_id)
-        #: In the order it arrived. A tuple, searched by attempt id: a pair holds a handful, and
-        #: a tuple of them costs a third of a dict (memory grows with the pairs a replica holds).
-        self.evidence: tuple[Evidence, ...] = ()
+        #: In the order it arrived, packed: memory grows with the pairs a replica holds, and
+        #: each holds its attempts (see ``packed``).
+        self.packed_evidence = PackedEvidence()
         self.standing: Standing = NO_EVIDENCE
         self.last_scale: dict[str, Any] | None = None
 
@@ -248,32 +235,28 @@ class StudentOutcomeMastery(Aggregate):
             cause_event_id=cause_event_id,
         )
 
+    @property
+    def evidence(self) -> tuple[Evidence, ...]:
+        """Every attempt's evidence, in the order it arrived."""
+        return self.packed_evidence.items()
+
     def knows(self, attempt_id: str) -> bool:
-        return self._position(attempt_id) is not None
+        return self.packed_evidence.position(attempt_id) is not None
 
     def item(self, attempt_id: str) -> Evidence:
         """The evidence of one attempt (KeyError when unknown)."""
-        position = self._position(attempt_id)
+        position = self.packed_evidence.position(attempt_id)
         if position is None:
             raise KeyError(attempt_id)
-        return self.evidence[position]
+        return self.packed_evidence.item(position)
 
     def attempt_ids(self) -> tuple[str, ...]:
         return tuple(item.attempt_id for item in self.evidence)
 
-    def _position(self, attempt_id: str) -> int | None:
-        for position, item in enumerate(self.evidence):
-            if item.attempt_id == attempt_id:
-                return position
-        return None
-
     def _keep(self, item: Evidence) -> None:
         """Add ``item``, or put it in the place of the attempt's earlier version."""
-        position = self._position(item.attempt_id)
-        if position is None:
-            self.evidence = (*self.evidence, item)
-        else:
-            self.evidence = (*self.evidence[:position], item, *self.evidence[position + 1 :])
+        evidence = self.packed_evidence
+        self.packed_evidence = evidence.with_item(item, evidence.position(item.attempt_id))
 
     @event(EvidenceVoided)
     def void(self, attempt_id: str, reason: str, voided_at: datetime, cause_event_id: str) -> None:
