@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench.__main__ import ratios, rebuild_ceiling
+from bench.__main__ import marginal_bytes_per_pair, ratios, rebuild_ceiling
 
 RAW = {
     "jetstream_publish": 40_000.0,
@@ -58,3 +58,26 @@ def test_every_ratio_is_against_the_limit_of_the_same_run() -> None:
 def test_a_run_without_stored_events_has_no_ceiling_rows() -> None:
     found = ratios({"raw": RAW, "scales": [run(None)]})
     assert not [name for name in found if "ceiling" in name]
+
+
+def test_the_marginal_cost_of_a_pair_leaves_out_what_every_rebuild_holds() -> None:
+    # 40 MB held whatever the size, and 1,000 bytes a pair: 2,000 pairs grow 41.9 MB (21 KB a
+    # pair when divided), 12,000 pairs 51.4 MB.
+    small = {"pairs_in_projection": 2_000, "projection_growth_mb": 40 + 2_000_000 / 2**20}
+    large = {"pairs_in_projection": 12_000, "projection_growth_mb": 40 + 12_000_000 / 2**20}
+    assert marginal_bytes_per_pair([large, small]) == pytest.approx(1_000)
+
+
+@pytest.mark.parametrize(
+    "scales",
+    [
+        [],
+        [{"pairs_in_projection": 2_000, "projection_growth_mb": 40.0}],
+        [
+            {"pairs_in_projection": 2_000, "projection_growth_mb": 40.0},
+            {"pairs_in_projection": 2_000, "projection_growth_mb": 41.0},
+        ],
+    ],
+)
+def test_no_marginal_cost_without_two_sizes(scales: list[dict[str, Any]]) -> None:
+    assert marginal_bytes_per_pair(scales) is None
