@@ -210,7 +210,7 @@ def marginal_bytes_per_pair(scales: list[dict[str, Any]]) -> float | None:
     if len(measured) < 2 or measured[1][0] <= measured[0][0]:
         return None
     (small_pairs, small_mb), (large_pairs, large_mb) = measured[:2]
-    return (large_mb - small_mb) * 2**20 / (large_pairs - small_pairs)
+    return float(large_mb - small_mb) * 2**20 / float(large_pairs - small_pairs)
 
 
 def rebuild_ceiling(limits: dict[str, float], rebuild: dict[str, Any]) -> float | None:
