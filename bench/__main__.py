@@ -88,25 +88,25 @@ async def one_scale(
             "ingest_batched_per_s": batched.rate,
             "mastery_settle_s_after_ingest": settle,
         }
+        # Rebuilt before anything else is recorded, so that every scale replays a history of
+        # the same shape (7.5 attempts a pair) and the scales' memory can be compared.
+        for service, streams in REBUILDS.items():
+            into = f"bench_rebuild_{service}" if database_url else str(root / f"rebuild-{service}")
+            rebuilt = await system.rebuild(stack, service, into, streams)
+            result[f"rebuild_{service}"] = {**asdict(rebuilt), "events_per_s": rebuilt.rate}
+        mastery = result["rebuild_mastery"]
+        # Kept after the replay (the peak also holds messages in flight), per pair.
+        kept = max(0.0, mastery["rss_after_mb"] - mastery["rss_before_mb"])
+        result["pairs_in_projection"] = network.pairs
+        result["projection_growth_mb"] = kept
+        result["projection_bytes_per_pair"] = kept * 2**20 / network.pairs
         if with_latency:
             single = await system.ingest_single(stack, network, min(3000, max(500, attempts // 20)))
             result["ingest_single_per_s"] = single.rate
             await system.caught_up(stack)
             latency = await system.end_to_end(stack, network, single.rate * 0.5, seconds)
             result["end_to_end"] = asdict(latency)
-        for service, streams in REBUILDS.items():
-            into = f"bench_rebuild_{service}" if database_url else str(root / f"rebuild-{service}")
-            rebuilt = await system.rebuild(stack, service, into, streams)
-            result[f"rebuild_{service}"] = {**asdict(rebuilt), "events_per_s": rebuilt.rate}
-        if with_latency:
             result["evidence_alone"] = await evidence_alone(stack, network, attempts)
-        mastery = result["rebuild_mastery"]
-        # Kept after the replay (the peak also holds messages in flight), per pair.
-        kept = max(0.0, mastery["rss_after_mb"] - mastery["rss_before_mb"])
-        pairs = network.pairs + (result["end_to_end"]["pairs"] if with_latency else 0)
-        result["pairs_in_projection"] = pairs
-        result["projection_growth_mb"] = kept
-        result["projection_bytes_per_pair"] = kept * 2**20 / pairs
         return result
     finally:
         stack.stop()
