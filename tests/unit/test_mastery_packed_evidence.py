@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy
 import gc
 import tracemalloc
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -42,22 +42,14 @@ def evidence(**changes: Any) -> Evidence:
 
 def written(item: Evidence) -> tuple[object, ...]:
     """Every field as text: what an explanation or an export shows."""
-    return tuple(
-        value.isoformat() if isinstance(value, datetime) else repr(value)
-        for value in (
-            item.attempt_id,
-            item.status,
-            item.score,
-            item.assessed_at,
-            item.recorded_at,
-            item.weight,
-            sorted(item.tags),
-            item.kind,
-            item.supersedes,
-            item.voided_at,
-            item.void_reason,
-        )
-    )
+    found: list[object] = []
+    for field in fields(item):
+        value = getattr(item, field.name)
+        if isinstance(value, datetime):
+            found.append(value.isoformat())
+        else:
+            found.append(repr(sorted(value) if isinstance(value, frozenset) else value))
+    return tuple(found)
 
 
 def kept(*items: Evidence) -> PackedEvidence:
