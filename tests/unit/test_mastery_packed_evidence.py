@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import copy
 import gc
+import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -257,3 +259,28 @@ def test_any_evidence_comes_back_exactly_as_kept(given_items: list[Evidence]) ->
     for got_item, expected_item in zip(got, expected.values(), strict=True):
         assert_same(got_item, expected_item)
         assert evidence_kept.position(expected_item.attempt_id) is not None
+
+
+class SlowToCount(list[Any]):
+    """A table of values that lets other threads run while it is counted: where numbering a new
+    value and adding it were two steps, two threads would give their values one number."""
+
+    def __len__(self) -> int:
+        counted = super().__len__()
+        time.sleep(0.0005)
+        return counted
+
+
+def test_values_first_seen_by_several_threads_at_once_each_keep_their_own_number(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Partitions apply in worker threads, and each may meet a value first."""
+    monkeypatch.setattr(packed, "_VALUES", SlowToCount(packed._VALUES))
+    monkeypatch.setattr(packed, "_NUMBERS", dict(packed._NUMBERS))
+    items = [[evidence(score=Decimal(f"{t}.{n:03d}7")) for n in range(40)] for t in range(4)]
+    with ThreadPoolExecutor(len(items)) as pool:
+        rows = list(pool.map(lambda batch: [pack(item) for item in batch], items))
+    for batch, packed_rows in zip(items, rows, strict=True):
+        for item, row in zip(batch, packed_rows, strict=True):
+            assert row is not None
+            assert_same(PackedEvidence(row).items()[0], item)

@@ -19,6 +19,7 @@ same decimal places); a unit test holds this for any evidence. Pure Python, no I
 from __future__ import annotations
 
 import struct
+import threading
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -44,6 +45,11 @@ _VALUES: list[Any] = []
 _NUMBERS: dict[tuple[type, object], int] = {}
 
 
+#: Partitions apply in worker threads: a new value is numbered and added as one step, and
+#: added before its number is published, so that a row never names a value not yet there.
+_NUMBERING = threading.Lock()
+
+
 def _number(value: object) -> int | None:
     key = (type(value), str(value) if isinstance(value, Decimal) else value)
     try:
@@ -51,10 +57,13 @@ def _number(value: object) -> int | None:
     except TypeError:  # unhashable: kept loose
         return None
     if found is None:
-        if len(_VALUES) >= TABLE_LIMIT:
-            return None
-        found = _NUMBERS[key] = len(_VALUES)
-        _VALUES.append(value)
+        with _NUMBERING:
+            found = _NUMBERS.get(key)
+            if found is None:
+                if len(_VALUES) >= TABLE_LIMIT:
+                    return None
+                _VALUES.append(value)
+                found = _NUMBERS[key] = len(_VALUES) - 1
     return found
 
 
