@@ -3,17 +3,18 @@
 
 A replica keeps every pair it holds in memory, so what one attempt costs there is what the
 projection costs: an ``Evidence`` with its id string and recorded-at time took about 250 bytes,
-a packed row takes 51. Rows are unpacked into ``Evidence`` values only while a standing is
+a packed row takes 34. Rows are unpacked into ``Evidence`` values only while a standing is
 calculated or explained (a handful per pair, briefly).
 
-A row holds the attempt id as a UUID's 16 bytes, both times as microseconds since the epoch with
-their UTC offset, and the values many attempts share (status, score, weight, tags, kind) as
-numbers in one table of values per process. Whatever does not fit that shape is kept as its
-``Evidence`` unchanged beside the rows ("loose"): an id that is not a UUID written in its
-canonical form, a time whose zone is not a fixed offset, a correction or a void (they name
-another attempt or carry a reason: rare), and values once the table is full. Unpacking gives
-back an ``Evidence`` equal to the one packed and written the same way (the same ISO times, the
-same decimal places); a unit test holds this for any evidence. Pure Python, no I/O.
+A row holds the attempt id as a UUID's 16 bytes, both times as microseconds since the epoch,
+and the number of its shape: what many attempts share (the times' UTC offsets, status, score,
+weight, tags, kind), numbered in one table of shapes per process. Whatever does not fit that
+is kept as its ``Evidence`` unchanged beside the rows ("loose"): an id that is not a UUID
+written in its canonical form, a time whose zone is not a fixed offset, a correction or a void
+(they name another attempt or carry a reason: rare), and shapes once the table is full.
+Unpacking gives back an ``Evidence`` equal to the one packed and written the same way (the same
+ISO times, the same decimal places); a unit test holds this for any evidence. Pure Python, no
+I/O.
 """
 
 from __future__ import annotations
@@ -26,44 +27,52 @@ from typing import Any
 
 from arc_mastery.standing import Evidence
 
-# flags, attempt id, assessed at (µs since the epoch, offset s), recorded at (same),
-# status, score, weight, tags, kind (numbers in the table of values).
-_ROW = struct.Struct("<B16sqiqiHHHHH")
+# attempt id, assessed at and recorded at (µs since the epoch), shape (a number in the table of
+# shapes: the two times' UTC offsets, status, score, weight, tags and kind).
+_ROW = struct.Struct("<16sqqH")
 ROW_SIZE = _ROW.size
-_LOOSE = 1
-_NO_SCORE = 0xFFFF
-#: Numbers a row can name (the last one means "no score").
+_SHAPE = struct.Struct("<H")
+_SHAPE_AT = ROW_SIZE - _SHAPE.size
+#: The shape number of a row whose evidence is kept loose (its id and times are zeros).
+_LOOSE = 0xFFFF
+#: Shapes a row can name (the last number means "loose").
 TABLE_LIMIT = 0xFFFF
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _ZONES: dict[int, tzinfo] = {0: UTC}
 
-#: The values rows name, and the number of each. Decimals are told apart by how they are
-#: written (3 and 3.0 stay apart); the rest by equality within their type.
-_VALUES: list[Any] = []
-_NUMBERS: dict[tuple[type, object], int] = {}
+#: What attempts share, numbered: (assessed offset s, recorded offset s, status, score, weight,
+#: tags, kind). A network has few scales, statuses, weights, tags and kinds, so few shapes.
+#: Decimals are told apart by how they are written (3 and 3.0 stay apart); the rest by equality
+#: within their type.
+_SHAPES: list[tuple[Any, ...]] = []
+_SHAPE_NUMBERS: dict[tuple[Any, ...], int] = {}
 
 
-#: Partitions apply in worker threads: a new value is numbered and added as one step, and
-#: added before its number is published, so that a row never names a value not yet there.
+#: Partitions apply in worker threads: a new shape is numbered and added as one step, and added
+#: before its number is published, so that a row never names a shape not yet there.
 _NUMBERING = threading.Lock()
 
 
-def _number(value: object) -> int | None:
-    key = (type(value), str(value) if isinstance(value, Decimal) else value)
+def _key(value: object) -> tuple[type, object]:
+    return type(value), str(value) if isinstance(value, Decimal) else value
+
+
+def _number(shape: tuple[Any, ...]) -> int | None:
+    key = tuple(_key(value) for value in shape)
     try:
-        found = _NUMBERS.get(key)
+        found = _SHAPE_NUMBERS.get(key)
     except TypeError:  # unhashable: kept loose
         return None
     if found is None:
         with _NUMBERING:
-            found = _NUMBERS.get(key)
+            found = _SHAPE_NUMBERS.get(key)
             if found is None:
-                if len(_VALUES) >= TABLE_LIMIT:
+                if len(_SHAPES) >= TABLE_LIMIT:
                     return None
-                _VALUES.append(value)
-                found = _NUMBERS[key] = len(_VALUES) - 1
+                _SHAPES.append(shape)
+                found = _SHAPE_NUMBERS[key] = len(_SHAPES) - 1
     return found
 
 
@@ -114,47 +123,44 @@ def pack(item: Evidence) -> bytes | None:
     recorded = _instant(item.recorded_at)
     if raw_id is None or assessed is None or recorded is None:
         return None
-    status = _number(item.status)
-    score = _NO_SCORE if item.score is None else _number(item.score)
-    weight = _number(item.weight)
-    tags = _number(item.tags)
-    kind = _number(item.kind)
-    if status is None or score is None or weight is None or tags is None or kind is None:
+    shape = _number(
+        (assessed[1], recorded[1], item.status, item.score, item.weight, item.tags, item.kind)
+    )
+    if shape is None:
         return None
-    return _ROW.pack(0, raw_id, *assessed, *recorded, status, score, weight, tags, kind)
+    return _ROW.pack(raw_id, assessed[0], recorded[0], shape)
 
 
-_LOOSE_ROW = _ROW.pack(_LOOSE, bytes(16), 0, 0, 0, 0, 0, 0, 0, 0, 0)
+_LOOSE_ROW = _ROW.pack(bytes(16), 0, 0, _LOOSE)
 
 
 def _unpack(row: tuple[Any, ...]) -> Evidence:
-    _, raw_id, assessed, assessed_offset, recorded, recorded_offset, *numbers = row
-    status, score, weight, tags, kind = numbers
+    raw_id, assessed, recorded, shape = row
+    assessed_offset, recorded_offset, status, score, weight, tags, kind = _SHAPES[shape]
     return Evidence(
         _uuid_text(raw_id),
-        _VALUES[status],
-        None if score == _NO_SCORE else _VALUES[score],
+        status,
+        score,
         _time(assessed, assessed_offset),
         _time(recorded, recorded_offset),
-        _VALUES[weight],
-        _VALUES[tags],
-        _VALUES[kind],
+        weight,
+        tags,
+        kind,
     )
 
 
-class PackedEvidence:
-    """A pair's evidence in arrival order, packed. Immutable: ``with_item`` returns a new one
-    (an aggregate replaces its value; a copy of it can share this one)."""
+class PackedEvidence(bytes):
+    """A pair's evidence in arrival order: its rows, and nothing else (a bytes object, so that
+    each pair holds one object and no wrapper around it). Immutable: ``with_item`` returns a
+    new one (an aggregate replaces its value; a copy of it can share this one). Evidence kept
+    loose is in a subclass's dictionary, by position: a pair without any (the usual case) has
+    no dictionary."""
 
-    __slots__ = ("_loose", "_rows")
-
-    def __init__(self, rows: bytes = b"", loose: dict[int, Evidence] | None = None) -> None:
-        self._rows = rows
-        #: By position: the items kept as they are (None when there are none, the usual case).
-        self._loose = loose
+    __slots__ = ()
+    _loose: dict[int, Evidence] | None = None
 
     def __len__(self) -> int:
-        return len(self._rows) // ROW_SIZE
+        return bytes.__len__(self) // ROW_SIZE
 
     def __deepcopy__(self, memo: dict[int, Any]) -> PackedEvidence:
         return self  # immutable
@@ -162,8 +168,8 @@ class PackedEvidence:
     def items(self) -> tuple[Evidence, ...]:
         loose = self._loose or {}
         return tuple(
-            loose[position] if row[0] & _LOOSE else _unpack(row)
-            for position, row in enumerate(_ROW.iter_unpack(self._rows))
+            loose[position] if row[3] == _LOOSE else _unpack(row)
+            for position, row in enumerate(_ROW.iter_unpack(self))
         )
 
     def position(self, attempt_id: str) -> int | None:
@@ -175,14 +181,13 @@ class PackedEvidence:
         raw_id = _uuid_bytes(attempt_id)
         if raw_id is None:
             return None
-        rows = self._rows
-        start = rows.find(raw_id)
+        start = self.find(raw_id)
         while start != -1:
-            # An id starts one byte into its row; a match elsewhere is a coincidence in another
-            # field (or a loose row's zeros, which no canonical UUID is).
-            if start % ROW_SIZE == 1 and not rows[start - 1] & _LOOSE:
+            # An id starts its row; a match elsewhere is a coincidence in another field (or a
+            # loose row's zeros, which the nil UUID also is).
+            if not start % ROW_SIZE and _SHAPE.unpack_from(self, start + _SHAPE_AT)[0] != _LOOSE:
                 return start // ROW_SIZE
-            start = rows.find(raw_id, start + 1)
+            start = self.find(raw_id, start + 1)
         return None
 
     def item(self, position: int) -> Evidence:
@@ -190,7 +195,7 @@ class PackedEvidence:
             return self._loose[position]
         if not 0 <= position < len(self):
             raise IndexError(position)
-        return _unpack(_ROW.unpack_from(self._rows, position * ROW_SIZE))
+        return _unpack(_ROW.unpack_from(self, position * ROW_SIZE))
 
     def with_item(self, item: Evidence, position: int | None = None) -> PackedEvidence:
         """Add ``item`` at the end, or put it in ``position``'s place."""
@@ -203,5 +208,14 @@ class PackedEvidence:
         else:
             loose.pop(at, None)
         start = at * ROW_SIZE
-        rows = self._rows[:start] + row + self._rows[start + ROW_SIZE :]
-        return PackedEvidence(rows, loose or None)
+        rows = self[:start] + row + self[start + ROW_SIZE :]
+        if not loose:
+            return PackedEvidence(rows)
+        found = _PackedWithLoose(rows)
+        found._loose = loose
+        return found
+
+
+class _PackedWithLoose(PackedEvidence):
+    """Rows, and the evidence kept loose beside them (in the instance's dictionary: a subclass
+    of bytes may have one, not slots)."""
