@@ -15,7 +15,12 @@ from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    LRUCache,
+    ProcessingEvent,
+)
 from eventsourcing.persistence import ProcessRecorder, Tracking
 from eventsourcing.utils import get_topic
 
@@ -31,6 +36,7 @@ from arc_contracts import (
 )
 from arc_contracts.base import partition_of
 from arc_mastery import policies, rollups
+from arc_mastery.cache import FrozenAggregateCache
 from arc_mastery.domain import (
     CatalogReplica,
     MembershipIndex,
@@ -206,6 +212,12 @@ class MasteryApplication(Application[UUID]):
         self, env: dict[str, str] | None = None, partitions: int = 1, fresh: bool = False
     ) -> None:
         super().__init__(env)
+        # Pairs are kept frozen between batches (see ``arc_mastery.cache``), within the size
+        # the environment sets for eventsourcing's own cache.
+        if isinstance(self.repository.cache, LRUCache):
+            self.repository.cache = FrozenAggregateCache(
+                self.repository.cache.maxsize, (StudentOutcomeMastery,)
+            )
         #: A rebuild writes into a store nobody else writes to: an aggregate this process has
         #: not created does not exist, so looking for it (a query per new pair, the larger part
         #: of a rebuild's time) can be skipped.
@@ -248,6 +260,8 @@ class MasteryApplication(Application[UUID]):
 
     def _cached_ids(self) -> Iterable[UUID]:
         cache = self.repository.cache
+        if isinstance(cache, FrozenAggregateCache):
+            return cache.aggregate_ids()
         return list(cache.cache) if cache is not None else []
 
     def may_exist(self, aggregate_id: UUID) -> bool:
