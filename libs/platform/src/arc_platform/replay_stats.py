@@ -28,10 +28,17 @@ class ReplayStats:
 
     rss_before_mb: float
     started: float
+    #: Set by ``finish``: the replay's time, without stopping the consumers.
+    seconds: float | None = None
 
     @classmethod
     def start(cls) -> ReplayStats:
         return cls(rss_mb(), time.perf_counter())
+
+    def finish(self) -> None:
+        """Every position reached: the clock stops here. Memory is read by ``write``, once the
+        consumers have stopped and let go of the messages they had fetched."""
+        self.seconds = time.perf_counter() - self.started
 
     def write(self, path: str | None, messages: int, stored_events: int | None = None) -> None:
         """``messages``: applied by all consumers (a stream read by several partitions counts
@@ -39,7 +46,7 @@ class ReplayStats:
         it has one (what bounds its speed from below: the store's own append rate)."""
         if not path:
             return
-        seconds = time.perf_counter() - self.started
+        seconds = self.seconds if self.seconds is not None else time.perf_counter() - self.started
         gc.collect()  # what the projection keeps, once the replay's messages are let go
         found = {
             "messages": messages,

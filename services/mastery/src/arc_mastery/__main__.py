@@ -175,10 +175,12 @@ async def rebuild(runtime: Runtime) -> Wiring:
                 if reached == targets:
                     break
                 await asyncio.sleep(0.2)
-        stored = await asyncio.to_thread(fresh.recorder.max_notification_id)
-        stats.write(options.stats, sum(c.applied_count for c in every_partition), stored or 0)
+        stats.finish()
+        applied = sum(c.applied_count for c in every_partition)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        stored = await asyncio.to_thread(fresh.recorder.max_notification_id)
+        stats.write(options.stats, applied, stored or 0)
         if not options.no_compare:
             runtime.exit_code = await asyncio.to_thread(report_differences, runtime, fresh, console)
         runtime.stop.set()

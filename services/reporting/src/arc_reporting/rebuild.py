@@ -92,9 +92,11 @@ async def rebuild(runtime: Runtime) -> Wiring:
                 if reached == ends:
                     break
                 await asyncio.sleep(0.2)
-        stats.write(options.stats, sum(c.applied_count for c in consumers))
+        stats.finish()
+        applied = sum(c.applied_count for c in consumers)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        stats.write(options.stats, applied)
         if not options.no_compare:
             runtime.exit_code = await asyncio.to_thread(report, runtime, fresh, console)
         runtime.stop.set()
