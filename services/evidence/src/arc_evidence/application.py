@@ -278,7 +278,12 @@ class EvidenceApplication(Application[UUID]):
                     session.student(new.student_id).record(sealed, traceparent, session.actor)
             return tuple(tuple(a.attempt_id for a in attempts) for attempts in rows)
 
-        request = {"section_id": section_id, "rows": [dataclasses.asdict(d) for d in drafts]}
+        # What was asked, to tell a retry from a different request: only with a key to check.
+        request = (
+            {"section_id": section_id, "rows": [dataclasses.asdict(d) for d in drafts]}
+            if idempotency_key is not None
+            else None
+        )
         return self.commit("record", request, idempotency_key, work, dry_run=dry_run)
 
     def void(
