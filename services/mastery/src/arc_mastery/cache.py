@@ -4,8 +4,8 @@ A replica keeps every student-outcome pair it holds in memory between batches, s
 costs there is what the projection costs. As a live aggregate, a pair also carries what only a
 batch needs: an object with its attribute dictionary, an empty list of pending events, its id as
 a ``UUID`` object, and eventsourcing's cache link (a four-item list). Frozen, it is one tuple of
-its attribute values, filed under its id's 16 bytes in an ordered dictionary that keeps the
-least recently used first.
+its attribute values (after a layout shared by every pair), filed under its id's 16 bytes in an
+ordered dictionary that keeps the least recently used first.
 
 ``get`` thaws a new aggregate each time: a batch changes its own copy (and keeps it in
 ``Batch.touched`` until it is saved), which is what the cache holds only once it is saved. This
@@ -35,15 +35,32 @@ _TIMES = struct.Struct("<qq")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
-#: One tuple of attribute names per shape of aggregate, shared by every frozen pair of it.
-_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+class _Layout:
+    """What a frozen aggregate's tuple holds, shared by every aggregate of one class with the
+    same attributes: its class, its attribute names in order, and the names whose values the
+    tuple holds (not the id, which is the key; nor the pending events, empty when an aggregate
+    is frozen; nor the modified time when both times are packed into the created time's place,
+    as microseconds, which they are when both are in UTC, as eventsourcing stamps them unless
+    told otherwise)."""
+
+    __slots__ = ("aggregate_class", "kept", "names", "times_packed")
+
+    def __init__(
+        self, aggregate_class: type[Any], names: tuple[str, ...], times_packed: bool
+    ) -> None:
+        self.aggregate_class = aggregate_class
+        self.names = names
+        self.times_packed = times_packed
+        left_out = {_ID, _PENDING, _MODIFIED} if times_packed else {_ID, _PENDING}
+        self.kept = tuple(name for name in names if name not in left_out)
+
+
+_LAYOUTS: dict[tuple[type[Any], tuple[str, ...], bool], _Layout] = {}
 
 
 class _Frozen(tuple[Any, ...]):
-    """(class, attribute names, value per name). Left out (None): the id, which is the key;
-    pending events, empty when an aggregate is frozen; and the modified time, kept with the
-    created time as microseconds in the created time's place, when both are in UTC (eventsourcing
-    stamps events in UTC unless told otherwise)."""
+    """(layout, value per name the layout keeps)."""
 
     __slots__ = ()
 
@@ -54,16 +71,16 @@ def freeze(aggregate: Any) -> _Frozen | None:
     if state.get(_PENDING):
         return None
     names = tuple(state)
-    names = _NAMES.setdefault(names, names)
-    values = [None if n in (_ID, _PENDING) else state[n] for n in names]
     created, modified = state.get(_CREATED), state.get(_MODIFIED)
-    if _in_utc(created) and _in_utc(modified):
-        at = names.index(_CREATED)
-        values[at] = _TIMES.pack(
-            (created - _EPOCH) // _MICROSECOND, (modified - _EPOCH) // _MICROSECOND
-        )
-        values[names.index(_MODIFIED)] = None
-    return _Frozen((type(aggregate), names, *values))
+    times_packed = _in_utc(created) and _in_utc(modified)
+    key = (type(aggregate), names, times_packed)
+    layout = _LAYOUTS.get(key)
+    if layout is None:
+        layout = _LAYOUTS.setdefault(key, _Layout(*key))
+    if not times_packed:
+        return _Frozen((layout, *(state[name] for name in layout.kept)))
+    times = _TIMES.pack((created - _EPOCH) // _MICROSECOND, (modified - _EPOCH) // _MICROSECOND)
+    return _Frozen((layout, *(times if n == _CREATED else state[n] for n in layout.kept)))
 
 
 def _in_utc(value: object) -> bool:
@@ -71,17 +88,19 @@ def _in_utc(value: object) -> bool:
 
 
 def thaw(aggregate_id: UUID, frozen: _Frozen) -> Any:
-    aggregate_class, names = frozen[0], frozen[1]
+    layout: _Layout = frozen[0]
+    aggregate_class: Any = layout.aggregate_class
     aggregate = aggregate_class.__new__(aggregate_class)
     state = aggregate.__dict__
-    state.update(zip(names, frozen[2:], strict=True))
-    state[_ID] = aggregate_id
-    state[_PENDING] = []
-    times = state.get(_CREATED)
-    if isinstance(times, bytes):
-        created, modified = _TIMES.unpack(times)
-        state[_CREATED] = _EPOCH + created * _MICROSECOND
-        state[_MODIFIED] = _EPOCH + modified * _MICROSECOND
+    kept = dict(zip(layout.kept, frozen[1:], strict=True))
+    if layout.times_packed:
+        created, modified = _TIMES.unpack(kept[_CREATED])
+        kept[_CREATED] = _EPOCH + created * _MICROSECOND
+        kept[_MODIFIED] = _EPOCH + modified * _MICROSECOND
+    kept[_ID] = aggregate_id
+    kept[_PENDING] = []
+    for name in layout.names:  # in the order the aggregate had them
+        state[name] = kept[name]
     return aggregate
 
 
