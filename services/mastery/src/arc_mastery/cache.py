@@ -19,7 +19,6 @@ from __future__ import annotations
 import struct
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -118,9 +117,6 @@ class FrozenAggregateCache(Cache[UUID, Any]):
     def __bool__(self) -> bool:
         return True  # eventsourcing asks "if cache": an empty one is still there to be filled
 
-    def size(self) -> int:
-        return len(self._entries)
-
     def get(self, key: UUID, *, evict: bool = False) -> Any:
         raw = key.bytes
         with self._lock:
@@ -145,8 +141,3 @@ class FrozenAggregateCache(Cache[UUID, Any]):
     def aggregate_ids(self) -> list[UUID]:
         with self._lock:
             return [UUID(bytes=raw) for raw in self._entries]
-
-    def evict(self, aggregate_ids: Iterable[UUID]) -> None:
-        with self._lock:
-            for aggregate_id in aggregate_ids:
-                self._entries.pop(aggregate_id.bytes, None)
