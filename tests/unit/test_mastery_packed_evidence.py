@@ -206,6 +206,18 @@ def test_a_pair_without_loose_evidence_is_one_bytes_object_of_its_rows() -> None
     assert not hasattr(with_loose.with_item(evidence(), 3), "__dict__")  # the loose one replaced
 
 
+def test_packed_evidence_is_equal_only_with_the_same_evidence() -> None:
+    first, second = evidence(), evidence()
+    assert kept(first, second) == kept(first, second)
+    assert kept(first, second) != kept(second, first)
+    loose, other_loose = evidence(attempt_id="att-1"), evidence(attempt_id="att-2")
+    assert kept(first, loose) == kept(first, loose)
+    # Both loose rows are zeros: only what is kept beside them tells them apart.
+    assert kept(first, loose) != kept(first, other_loose)
+    assert kept(first, other_loose) != kept(first, loose)
+    assert kept(first) != kept(first, loose)
+
+
 def test_a_pairs_attempts_cost_a_fraction_of_the_objects() -> None:
     """7.5 attempts a pair (the bench's network): packed they cost under 350 bytes a pair (34
     a row, and the one object), as objects (each with its id and recorded-at time) about

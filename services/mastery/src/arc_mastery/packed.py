@@ -218,4 +218,13 @@ class PackedEvidence(bytes):
 
 class _PackedWithLoose(PackedEvidence):
     """Rows, and the evidence kept loose beside them (in the instance's dictionary: a subclass
-    of bytes may have one, not slots)."""
+    of bytes may have one, not slots). Equal only with the same loose evidence: a loose row's
+    bytes are zeros whatever it keeps."""
+
+    def __eq__(self, other: object) -> bool:
+        return bytes.__eq__(self, other) is True and self._loose == getattr(other, "_loose", None)
+
+    def __ne__(self, other: object) -> bool:  # bytes has its own, which knows nothing of this
+        return not self == other
+
+    __hash__ = bytes.__hash__
