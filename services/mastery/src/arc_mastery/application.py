@@ -212,8 +212,9 @@ class MasteryApplication(Application[UUID]):
         self, env: dict[str, str] | None = None, partitions: int = 1, fresh: bool = False
     ) -> None:
         super().__init__(env)
-        # Pairs are kept sealed (one bytes object each) between batches (see ``arc_mastery.cache``), within the size
-        # the environment sets for eventsourcing's own cache.
+        # Pairs are kept sealed, one bytes object each, between batches (see
+        # ``arc_mastery.cache``), within the size the environment sets for eventsourcing's own
+        # cache.
         if isinstance(self.repository.cache, LRUCache):
             self.repository.cache = FrozenAggregateCache(
                 self.repository.cache.maxsize, (StudentOutcomeMastery,)
