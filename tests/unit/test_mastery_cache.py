@@ -33,6 +33,20 @@ def pair(attempts: int = 3, student: str = "s1", outcome: str = "o1") -> Student
     return found
 
 
+NOTED: dict[str, Any] = {
+    "status": "scored",
+    "score": Decimal(2),
+    "assessed_at": DAY,
+    "recorded_at": DAY,
+    "weight": Decimal(1),
+    "tags": ["quiz"],
+    "kind": "test",
+    "supersedes": None,
+    "scale": SCALE,
+    "cause_event_id": "evt",
+}
+
+
 def note(found: StudentOutcomeMastery, n: int) -> None:
     found.note(
         attempt_id=str(uuid4()),
@@ -202,19 +216,33 @@ def test_a_pair_is_sealed_in_one_bytes_object_of_a_header_and_its_rows() -> None
     assert got.last_scale is saved.last_scale
 
 
-def test_a_pair_with_a_void_or_with_the_shared_values_full_is_frozen_and_comes_back_equal(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_pair_with_a_void_is_sealed_and_comes_back_equal() -> None:
     kept = cache()
     voided = pair(3, student="s-void")
     voided.void(voided.evidence[1].attempt_id, "wrong student", DAY, "evt-void")
     voided.collect_events()
     kept.put(voided.id, voided)
+    assert type(kept._entries[voided.id.int]) is _Sealed
+    got = kept.get(voided.id)
+    assert got == voided and repr(got) == repr(voided)
+    assert type(got.packed_evidence) is type(voided.packed_evidence)
+    assert got.evidence[1].void_reason == "wrong student"
+
+
+def test_a_pair_with_loose_evidence_or_with_the_shared_values_full_is_frozen_and_comes_back_equal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kept = cache()
+    loose = StudentOutcomeMastery(student_id="s-loose", outcome_id="o1")
+    note(loose, 0)
+    loose.note(**(NOTED | {"attempt_id": "att-not-a-uuid"}))
+    loose.collect_events()
+    kept.put(loose.id, loose)
     monkeypatch.setattr("arc_mastery.cache.SHARED_LIMIT", 0)
     crowded = pair(3, student="s-new-student")  # a new id to number, and no room for it
     kept.put(crowded.id, crowded)
-    for saved in (voided, crowded):
+    for saved in (loose, crowded):
         assert type(kept._entries[saved.id.int]).__name__ == "_Frozen"
         got = kept.get(saved.id)
         assert got == saved and repr(got) == repr(saved)
-    assert kept.get(voided.id).evidence[1].void_reason == "wrong student"
+    assert kept.get(loose.id).evidence[1].attempt_id == "att-not-a-uuid"

@@ -123,7 +123,8 @@ def test_time_read_by_pydantic_round_trips_to_the_same_instant_and_text() -> Non
         {"attempt_id": "att-7"},  # not a UUID
         {"attempt_id": str(uuid4()).upper()},  # a UUID not written canonically
         {"supersedes": str(uuid4())},  # a correction
-        {"voided_at": DAY, "void_reason": "entered twice"},
+        {"supersedes": str(uuid4()), "voided_at": DAY, "void_reason": "twice"},  # a void of one
+        {"voided_at": datetime(2026, 9, 1, 9, 30), "void_reason": "entered twice"},  # no zone
         {"assessed_at": datetime(2026, 9, 1, 9, 30)},  # no zone
         {"assessed_at": datetime(2026, 11, 1, 1, 30, tzinfo=ZoneInfo("America/New_York"))},
         {"recorded_at": DAY.astimezone(timezone(timedelta(seconds=30.5)))},
@@ -149,6 +150,57 @@ def test_a_new_version_of_an_attempt_takes_its_place_and_may_move_in_or_out_of_a
     restored = kept(*evidence_kept.items(), first)
     assert restored.items() == (first, second, third)
     assert pack(restored.items()[0]) is not None
+
+
+def test_a_void_keeps_the_attempts_row_and_adds_a_record_after_the_rows() -> None:
+    first, second, third = evidence(), evidence(), evidence()
+    voided = replace(
+        second, voided_at=DAY.astimezone(timezone(timedelta(hours=-5))), void_reason="wrong student"
+    )
+    evidence_kept = kept(first, second, third, voided)
+    assert not hasattr(evidence_kept, "__dict__")
+    # three rows, then the void's record (position, time, offset, reason) and the count
+    assert bytes.__len__(evidence_kept) == 3 * packed.ROW_SIZE + 20 + 4
+    assert len(evidence_kept) == 3
+    assert evidence_kept.items() == (first, voided, third)
+    assert_same(evidence_kept.item(1), voided)
+    assert evidence_kept.position(voided.attempt_id) == 1
+    assert evidence_kept.position(third.attempt_id) == 2
+    assert evidence_kept == kept(first, second, third, voided)
+    assert evidence_kept != kept(first, second, third)
+    other_reason = kept(first, second, third, replace(voided, void_reason="entered twice"))
+    assert evidence_kept != other_reason
+    # A new attempt after a void goes after the rows, not after the records.
+    fourth = evidence()
+    grown = evidence_kept.with_item(fourth)
+    assert grown.items() == (first, voided, third, fourth)
+    assert grown.position(fourth.attempt_id) == 3
+    # Re-recorded without the void: back to rows alone.
+    restored = grown.with_item(second, 1)
+    assert type(restored) is PackedEvidence
+    assert restored.items() == (first, second, third, fourth)
+
+
+def test_voids_beside_loose_evidence_are_loose_too_and_come_back_equal() -> None:
+    first, second = evidence(), evidence()
+    voided = replace(first, voided_at=DAY, void_reason="wrong student")
+    loose = evidence(attempt_id="att-1")
+    evidence_kept = kept(first, second, voided, loose)
+    assert evidence_kept.items() == (voided, second, loose)
+    assert evidence_kept.position(first.attempt_id) == 0
+    assert evidence_kept.position("att-1") == 2
+    # the loose one replaced by one that fits a row: the void stays kept as it was
+    replaced = evidence_kept.with_item(replace(loose, attempt_id=str(uuid4())), 2)
+    assert replaced.items()[:2] == (voided, second)
+
+
+def test_reasons_beyond_the_table_are_kept_loose(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(packed, "REASONS_LIMIT", len(packed._REASONS))
+    item = evidence()
+    voided = replace(item, voided_at=DAY, void_reason=f"a reason never seen {uuid4()}")
+    evidence_kept = kept(item, voided)
+    assert evidence_kept.items() == (voided,)
+    assert evidence_kept.items()[0] is voided  # loose: kept as it is
 
 
 def test_attempts_are_found_by_id_and_nothing_else() -> None:

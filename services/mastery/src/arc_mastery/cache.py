@@ -7,10 +7,11 @@ a ``UUID`` object, two ``datetime`` objects and eventsourcing's cache link (a fo
 
 Sealed, a pair is one bytes object: a header (its layout's number, its version, both times as
 microseconds, and the numbers of the values it shares with other pairs: its student and outcome
-ids, its standing, its scale) followed by its packed evidence rows. It is filed under its id as
-an integer in an ordered dictionary that keeps the least recently used first. What cannot be
-sealed (evidence kept loose, times outside UTC, once the table of shared values is full) is kept
-frozen instead: one tuple of its attribute values after a layout shared by every pair.
+ids, its standing, its scale) followed by its packed evidence (rows, and the records of voids).
+It is filed under its id as an integer in an ordered dictionary that keeps the least recently
+used first. What cannot be sealed (evidence kept loose, times outside UTC, once the table of
+shared values is full) is kept frozen instead: one tuple of its attribute values after a
+layout shared by every pair.
 
 ``get`` thaws a new aggregate each time: a batch changes its own copy (and keeps it in
 ``Batch.touched`` until it is saved), which is what the cache holds only once it is saved. This
@@ -30,7 +31,7 @@ from uuid import UUID
 
 from eventsourcing.application import Cache
 
-from arc_mastery.packed import PackedEvidence
+from arc_mastery.packed import BYTES_ONLY, PackedEvidence
 
 _ID = "_id"
 _PENDING = "_pending_events"
@@ -73,6 +74,7 @@ class _Layout:
         "number",
         "places",
         "rows",
+        "rows_class",
         "shared",
         "times_packed",
     )
@@ -83,12 +85,14 @@ class _Layout:
         names: tuple[str, ...],
         times_packed: bool,
         rows: str | None,
+        rows_class: type[PackedEvidence] | None,
         number: int,
     ) -> None:
         self.aggregate_class = aggregate_class
         self.names = names
         self.times_packed = times_packed
         self.rows = rows
+        self.rows_class = rows_class
         self.number = number
         left_out = {_ID, _PENDING, _MODIFIED} if times_packed else {_ID, _PENDING}
         self.kept = tuple(name for name in names if name not in left_out)
@@ -107,7 +111,9 @@ _LAYOUTS: dict[tuple[Any, ...], _Layout] = {}
 _NUMBERED_LAYOUTS: list[_Layout] = []
 
 
-def _layout(key: tuple[type[Any], tuple[str, ...], bool, str | None]) -> _Layout | None:
+def _layout(
+    key: tuple[type[Any], tuple[str, ...], bool, str | None, type[PackedEvidence] | None],
+) -> _Layout | None:
     found = _LAYOUTS.get(key)
     if found is None:
         with _NUMBERING:
@@ -154,8 +160,9 @@ def freeze(aggregate: Any) -> _Sealed | _Frozen | None:
     names = tuple(state)
     created, modified = state.get(_CREATED), state.get(_MODIFIED)
     times_packed = _in_utc(created) and _in_utc(modified)
-    rows = next((name for name in names if type(state[name]) is PackedEvidence), None)
-    layout = _layout((type(aggregate), names, times_packed, rows))
+    rows = next((name for name in names if type(state[name]) in BYTES_ONLY), None)
+    rows_class = None if rows is None else type(state[rows])
+    layout = _layout((type(aggregate), names, times_packed, rows, rows_class))
     if layout is None:
         return None
     if not times_packed:
@@ -213,7 +220,7 @@ def thaw(aggregate_id: UUID, frozen: _Sealed | _Frozen) -> Any:
 def _thaw_sealed(aggregate_id: UUID, sealed: _Sealed) -> Any:
     layout = _NUMBERED_LAYOUTS[_LAYOUT_NUMBER.unpack_from(sealed)[0]]
     header = layout.header
-    assert header is not None
+    assert header is not None and layout.rows_class is not None
     _, version, created, modified, *numbers = header.unpack_from(sealed)
     # In the order of ``_Layout.__init__``'s ``fixed``, then the shared values.
     values = [
@@ -222,7 +229,7 @@ def _thaw_sealed(aggregate_id: UUID, sealed: _Sealed) -> Any:
         _EPOCH + created * _MICROSECOND,
         _EPOCH + modified * _MICROSECOND,
         version,
-        PackedEvidence(sealed[header.size :]),
+        layout.rows_class(sealed[header.size :]),
         *(_SHARED[number] for number in numbers),
     ]
     aggregate_class: Any = layout.aggregate_class

@@ -10,8 +10,9 @@ A row holds the attempt id as a UUID's 16 bytes, both times as microseconds sinc
 and the number of its shape: what many attempts share (the times' UTC offsets, status, score,
 weight, tags, kind), numbered in one table of shapes per process. Whatever does not fit that
 is kept as its ``Evidence`` unchanged beside the rows ("loose"): an id that is not a UUID
-written in its canonical form, a time whose zone is not a fixed offset, a correction or a void
-(they name another attempt or carry a reason: rare), and shapes once the table is full.
+written in its canonical form, a time whose zone is not a fixed offset, a correction (it names
+another attempt: rare), and shapes once the table is full. A void keeps the attempt's row and
+adds a record after the rows: when, and its reason's number in a table of reasons.
 Unpacking gives back an ``Evidence`` equal to the one packed and written the same way (the same
 ISO times, the same decimal places); a unit test holds this for any evidence. Pure Python, no
 I/O.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import struct
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -37,6 +39,15 @@ _SHAPE_AT = ROW_SIZE - _SHAPE.size
 _LOOSE = 0xFFFF
 #: Shapes a row can name (the last number means "loose").
 TABLE_LIMIT = 0xFFFF
+
+#: A void of an attempt kept in a row: the row's position, when (µs since the epoch, UTC offset
+#: in seconds) and its reason's number. The records follow the rows; their count ends the bytes.
+_VOID = struct.Struct("<IqiI")
+_VOID_COUNT = struct.Struct("<I")
+#: Void reasons, numbered (a network writes few distinct ones); beyond the limit, voids are loose.
+REASONS_LIMIT = 0xFFFF
+_REASONS: list[str] = []
+_REASON_NUMBERS: dict[str, int] = {}
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -73,6 +84,19 @@ def _number(shape: tuple[Any, ...]) -> int | None:
                     return None
                 _SHAPES.append(shape)
                 found = _SHAPE_NUMBERS[key] = len(_SHAPES) - 1
+    return found
+
+
+def _reason_number(reason: str) -> int | None:
+    found = _REASON_NUMBERS.get(reason)
+    if found is None:
+        with _NUMBERING:
+            found = _REASON_NUMBERS.get(reason)
+            if found is None:
+                if len(_REASONS) >= REASONS_LIMIT:
+                    return None
+                _REASONS.append(reason)
+                found = _REASON_NUMBERS[reason] = len(_REASONS) - 1
     return found
 
 
@@ -131,12 +155,39 @@ def pack(item: Evidence) -> bytes | None:
     return _ROW.pack(raw_id, assessed[0], recorded[0], shape)
 
 
+def _pack_voided(item: Evidence) -> tuple[bytes, tuple[int, int, int]] | None:
+    """The row of the attempt ``item`` voids and the void's record (without its position), or
+    None when it must be kept loose."""
+    if item.supersedes is not None or item.voided_at is None or type(item.void_reason) is not str:
+        return None
+    row = pack(replace(item, voided_at=None, void_reason=None))
+    voided = _instant(item.voided_at)
+    if row is None or voided is None:
+        return None
+    reason = _reason_number(item.void_reason)
+    if reason is None:
+        return None
+    return row, (voided[0], voided[1], reason)
+
+
 _LOOSE_ROW = _ROW.pack(bytes(16), 0, 0, _LOOSE)
 
 
-def _unpack(row: tuple[Any, ...]) -> Evidence:
+def _unpack(row: tuple[Any, ...], void: tuple[int, int, int] | None = None) -> Evidence:
     raw_id, assessed, recorded, shape = row
     assessed_offset, recorded_offset, status, score, weight, tags, kind = _SHAPES[shape]
+    if void is None:
+        return Evidence(
+            _uuid_text(raw_id),
+            status,
+            score,
+            _time(assessed, assessed_offset),
+            _time(recorded, recorded_offset),
+            weight,
+            tags,
+            kind,
+        )
+    voided, voided_offset, reason = void
     return Evidence(
         _uuid_text(raw_id),
         status,
@@ -146,15 +197,19 @@ def _unpack(row: tuple[Any, ...]) -> Evidence:
         weight,
         tags,
         kind,
+        None,
+        _time(voided, voided_offset),
+        _REASONS[reason],
     )
 
 
 class PackedEvidence(bytes):
     """A pair's evidence in arrival order: its rows, and nothing else (a bytes object, so that
     each pair holds one object and no wrapper around it). Immutable: ``with_item`` returns a
-    new one (an aggregate replaces its value; a copy of it can share this one). Evidence kept
-    loose is in a subclass's dictionary, by position: a pair without any (the usual case) has
-    no dictionary."""
+    new one (an aggregate replaces its value; a copy of it can share this one). Voids are in a
+    subclass whose bytes also hold their records; evidence kept loose is in a subclass's
+    dictionary, by position (and its voids are loose too: one kind of extra per class). A pair
+    without either (the usual case) has no dictionary."""
 
     __slots__ = ()
     _loose: dict[int, Evidence] | None = None
@@ -165,11 +220,19 @@ class PackedEvidence(bytes):
     def __deepcopy__(self, memo: dict[int, Any]) -> PackedEvidence:
         return self  # immutable
 
+    def _rows(self) -> bytes | memoryview:
+        return self
+
+    def _voids(self) -> dict[int, tuple[int, int, int]]:
+        """Position → (voided µs, its UTC offset s, reason number)."""
+        return {}
+
     def items(self) -> tuple[Evidence, ...]:
         loose = self._loose or {}
+        voids = self._voids()
         return tuple(
-            loose[position] if row[3] == _LOOSE else _unpack(row)
-            for position, row in enumerate(_ROW.iter_unpack(self))
+            loose[position] if row[3] == _LOOSE else _unpack(row, voids.get(position))
+            for position, row in enumerate(_ROW.iter_unpack(self._rows()))
         )
 
     def position(self, attempt_id: str) -> int | None:
@@ -181,13 +244,14 @@ class PackedEvidence(bytes):
         raw_id = _uuid_bytes(attempt_id)
         if raw_id is None:
             return None
-        start = self.find(raw_id)
+        end = len(self) * ROW_SIZE  # the records of voids follow the rows: not searched
+        start = self.find(raw_id, 0, end)
         while start != -1:
             # An id starts its row; a match elsewhere is a coincidence in another field (or a
             # loose row's zeros, which the nil UUID also is).
             if not start % ROW_SIZE and _SHAPE.unpack_from(self, start + _SHAPE_AT)[0] != _LOOSE:
                 return start // ROW_SIZE
-            start = self.find(raw_id, start + 1)
+            start = self.find(raw_id, start + 1, end)
         return None
 
     def item(self, position: int) -> Evidence:
@@ -195,25 +259,71 @@ class PackedEvidence(bytes):
             return self._loose[position]
         if not 0 <= position < len(self):
             raise IndexError(position)
-        return _unpack(_ROW.unpack_from(self, position * ROW_SIZE))
+        return _unpack(_ROW.unpack_from(self, position * ROW_SIZE), self._voids().get(position))
 
     def with_item(self, item: Evidence, position: int | None = None) -> PackedEvidence:
         """Add ``item`` at the end, or put it in ``position``'s place."""
-        row = pack(item)
         at = len(self) if position is None else position
         loose = dict(self._loose) if self._loose else {}
+        voids = self._voids()
+        loose.pop(at, None)
+        voids.pop(at, None)
+        row = pack(item)
+        if row is None:
+            voided = _pack_voided(item)
+            if voided is not None:
+                row, voids[at] = voided
         if row is None:
             row = _LOOSE_ROW
             loose[at] = item
-        else:
-            loose.pop(at, None)
         start = at * ROW_SIZE
-        rows = self[:start] + row + self[start + ROW_SIZE :]
-        if not loose:
-            return PackedEvidence(rows)
+        rows = self._rows()
+        return _packed(bytes(rows[:start]) + row + bytes(rows[start + ROW_SIZE :]), voids, loose)
+
+
+def _packed(
+    rows: bytes, voids: dict[int, tuple[int, int, int]], loose: dict[int, Evidence]
+) -> PackedEvidence:
+    if loose:
+        for position, void in voids.items():  # loose too, in this class
+            at = position * ROW_SIZE
+            loose[position] = _unpack(_ROW.unpack_from(rows, at), void)
+            rows = rows[:at] + _LOOSE_ROW + rows[at + ROW_SIZE :]
         found = _PackedWithLoose(rows)
         found._loose = loose
         return found
+    if voids:
+        records = b"".join(_VOID.pack(at, *void) for at, void in sorted(voids.items()))
+        return _PackedWithVoids(rows + records + _VOID_COUNT.pack(len(voids)))
+    return PackedEvidence(rows)
+
+
+class _PackedWithVoids(PackedEvidence):
+    """Rows, then a record per void, then how many records there are."""
+
+    __slots__ = ()
+
+    def _rows_end(self) -> int:
+        size = bytes.__len__(self)
+        count: int = _VOID_COUNT.unpack_from(self, size - _VOID_COUNT.size)[0]
+        return size - _VOID_COUNT.size - count * _VOID.size
+
+    def __len__(self) -> int:
+        return self._rows_end() // ROW_SIZE
+
+    def _rows(self) -> memoryview:
+        return memoryview(self)[: self._rows_end()]
+
+    def _voids(self) -> dict[int, tuple[int, int, int]]:
+        records = memoryview(self)[self._rows_end() : -_VOID_COUNT.size]
+        return {
+            at: (voided, offset, reason)
+            for at, voided, offset, reason in _VOID.iter_unpack(records)
+        }
+
+
+#: The classes whose value is their bytes alone (no dictionary): what a cache can keep as bytes.
+BYTES_ONLY: tuple[type[PackedEvidence], ...] = (PackedEvidence, _PackedWithVoids)
 
 
 class _PackedWithLoose(PackedEvidence):
