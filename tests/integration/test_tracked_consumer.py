@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from arc_contracts import Envelope, MasteryChangedV1, encode
+from arc_platform import heap
 from arc_platform.bus import ensure_stream
 from arc_platform.consumer import (
     ConsumerStalled,
@@ -206,3 +207,54 @@ async def test_the_source_says_so_when_its_consumer_is_gone(nats_url: str) -> No
     finally:
         await source.unsubscribe()
         await nc.close()
+
+
+async def test_a_consumer_caught_up_after_a_backlog_hands_the_free_heap_back(
+    nats_url: str, tmp_path: Path, database_url: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once, after the backlog (every consumer of the process caught up); not again for the
+    few messages after it."""
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    await publish_mastery_events(js, 600)
+    due = heap.ReleaseAfterBacklog(after=500)
+    monkeypatch.setattr(heap, "after_backlog", due)
+    released: list[int] = []
+    tracked = view(tmp_path, database_url)
+
+    def release() -> bool:
+        released.append(tracked.position("ARC_MASTERY"))
+        return heap_release()
+
+    heap_release = heap.release_free_heap
+    monkeypatch.setattr(heap, "release_free_heap", release)
+
+    def apply(batch: list[Delivery]) -> None:
+        with tracked.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
+            for delivery in batch:
+                conn.execute(sa.insert(applied).values(sequence=delivery.sequence, student_id="s"))
+
+    consumer = TrackedConsumer(js, "mastery", tracked.position, apply, max_batch=50)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        deadline = asyncio.get_running_loop().time() + 30
+        while tracked.position("ARC_MASTERY") < 600 or not released:
+            assert asyncio.get_running_loop().time() < deadline, "no release after the backlog"
+            await asyncio.sleep(0.05)
+        assert released == [600]  # at the end of the backlog, not while behind
+        for n in range(601, 651):
+            subject, body, headers = encode(
+                event(n),
+                Envelope(f"id-{n}", "/test", MasteryChangedV1.event_type(), datetime.now(UTC)),
+            )
+            await js.publish(subject, body, headers=headers)
+        while tracked.position("ARC_MASTERY") < 650:
+            assert asyncio.get_running_loop().time() < deadline, "consumer did not catch up"
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+        await nc.close()
+    assert released == [600] and due.releases == 1
+    assert rows(tracked) == list(range(1, 651))

@@ -39,7 +39,7 @@ from opentelemetry import trace
 
 from arc_contracts import ContractEvent, Envelope, MalformedMessage, decode, stream_subjects
 from arc_contracts import stream_name as stream_of
-from arc_platform import telemetry
+from arc_platform import heap, telemetry
 from arc_platform.metrics import PlatformMetrics
 from arc_platform.partitions import partition_filter, partition_position_key
 
@@ -326,6 +326,9 @@ class _Cursor:
 
 
 _live: weakref.WeakSet[TrackedConsumer] = weakref.WeakSet()
+#: Those running now: whether the process has caught up is theirs to say (one stopped behind,
+#: its partition taken over, has no lag to make up here).
+_running: set[TrackedConsumer] = set()
 
 
 def live_consumers() -> list[TrackedConsumer]:
@@ -380,12 +383,16 @@ class TrackedConsumer:
         _live.add(self)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self._consume(stop)
-            except Exception:
-                log.exception("consumer of %s failed; resuming from its position", self.stream)
-                await asyncio.sleep(1.0)
+        _running.add(self)
+        try:
+            while not stop.is_set():
+                try:
+                    await self._consume(stop)
+                except Exception:
+                    log.exception("consumer of %s failed; resuming from its position", self.stream)
+                    await asyncio.sleep(1.0)
+        finally:
+            _running.discard(self)
 
     async def _consume(self, stop: asyncio.Event) -> None:
         position = await asyncio.to_thread(self.position_of, self.position_key)
@@ -403,6 +410,10 @@ class TrackedConsumer:
                 await asyncio.to_thread(self.apply_batch, batch)
                 self.applied_count += len(batch)
                 self._measure_applied(batch)
+                caught_up = all(consumer.lag == 0 for consumer in list(_running))
+                if heap.after_backlog.applied(len(batch), caught_up):
+                    # What the backlog's batches freed, handed back (see ``arc_platform.heap``).
+                    await asyncio.to_thread(heap.release_free_heap)
         finally:
             await subscription.unsubscribe()
 

@@ -32,6 +32,7 @@ from arc_mastery.application import MasteryApplication
 from arc_mastery.audit import compare, replay
 from arc_mastery.grpc_api import ACCESS_RULES, MasteryServicer
 from arc_mastery.http_api import create_app
+from arc_platform import heap
 from arc_platform.auth import access_for
 from arc_platform.auth.access_log import AccessLog
 from arc_platform.bus import last_sequence
@@ -179,6 +180,7 @@ async def rebuild(runtime: Runtime) -> Wiring:
         applied = sum(c.applied_count for c in every_partition)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        heap.release_after_replay()
         stored = await asyncio.to_thread(fresh.recorder.max_notification_id)
         stats.write(options.stats, applied, stored or 0)
         if not options.no_compare:

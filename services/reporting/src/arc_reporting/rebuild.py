@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from arc_platform import heap
 from arc_platform.bus import last_sequence
 from arc_platform.consumer import TrackedConsumer
 from arc_platform.erasure import open_personal_data
@@ -96,6 +97,7 @@ async def rebuild(runtime: Runtime) -> Wiring:
         applied = sum(c.applied_count for c in consumers)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        heap.release_after_replay()
         stats.write(options.stats, applied)
         if not options.no_compare:
             runtime.exit_code = await asyncio.to_thread(report, runtime, fresh, console)
