@@ -124,3 +124,28 @@ def test_release_after_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("ARC_HEAP_RELEASE_AFTER", "-1")
     with pytest.raises(ValueError, match="ARC_HEAP_RELEASE_AFTER"):
         heap.ReleaseAfterBacklog()
+
+
+def test_a_release_renews_what_was_registered_while_it_lives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(heap, "_renewals", weakref.WeakKeyDictionary())
+    renewed: list[str] = []
+
+    class Pool:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    def renew(pool: Pool) -> None:
+        if pool.name == "closed":
+            raise RuntimeError("the pool is closed")
+        renewed.append(pool.name)
+
+    kept, gone, closed = Pool("kept"), Pool("gone"), Pool("closed")
+    for pool in (kept, gone, closed):
+        heap.renew_on_release(pool, renew)
+    del gone
+    gc.collect()
+    assert heap.release_free_heap() == (heap._trim is not None)  # a failing renewal is logged
+    assert renewed == ["kept"]
+    assert closed.name == "closed"

@@ -30,6 +30,12 @@ consumer that has caught up after applying ``ARC_HEAP_RELEASE_AFTER`` messages (
 set; 0: never) since the last release hands the heap's free pages back (``malloc_trim``), and a
 rebuild does so once its replay is done (``release_after_replay``). The pages are returned, not
 unmapped: the heap keeps its addresses, and glibc faults a page in again when it reuses it.
+
+A release also renews the PostgreSQL connections the process pools (``renew_on_release``):
+libpq keeps each connection's buffers as large as the largest statement or result it carried,
+and a replay's batches make them large (after a mastery rebuild of 14,700 pairs, six
+connections held 21 MB, 1.6 MB at 2,100 pairs). Idle connections are closed and replaced at
+once; one in use, when it is returned.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ import logging
 import os
 import threading
 import time
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import metrics
@@ -127,10 +135,25 @@ def _malloc_trim() -> Any | None:
 _trim = _malloc_trim()
 
 
+#: Connection pools (or engines) to renew on each release, and how; held weakly.
+_renewals: weakref.WeakKeyDictionary[Any, Callable[[Any], None]] = weakref.WeakKeyDictionary()
+
+
+def renew_on_release(owner: Any, renew: Callable[[Any], None]) -> None:
+    """Call ``renew(owner)`` on each release while ``owner`` lives."""
+    _renewals[owner] = renew
+
+
 def release_free_heap() -> bool:
-    """Hand the free pages of glibc's heap back to the system. False where there is no glibc.
-    Takes milliseconds for a heap of tens of MB, during which other threads wait to allocate
-    from the C heap: call it between batches, not per message."""
+    """Renew the pooled connections, then hand the free pages of glibc's heap back to the
+    system. False where there is no glibc. Takes milliseconds for a heap of tens of MB, during
+    which other threads wait to allocate from the C heap: call it between batches, not per
+    message."""
+    for owner, renew in list(_renewals.items()):
+        try:
+            renew(owner)
+        except Exception:  # a pool closed meanwhile: nothing to renew
+            log.warning("could not renew the connections of %r", owner, exc_info=True)
     if _trim is None:
         return False
     _trim(0)

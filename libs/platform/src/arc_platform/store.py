@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 import psycopg
+import psycopg_pool
 from eventsourcing.application import Application
 from psycopg_pool.base import AttemptWithBackoff
 
+from arc_platform import heap
 from arc_platform.settings import ServiceSettings
 
 AppT = TypeVar("AppT", bound=Application[Any])
@@ -32,4 +34,9 @@ def ensure_postgres_schema(settings: ServiceSettings) -> None:
 
 def open_application(app_class: type[AppT], settings: ServiceSettings, **options: Any) -> AppT:
     ensure_postgres_schema(settings)
-    return app_class(env=settings.eventsourcing_env(), **options)
+    app = app_class(env=settings.eventsourcing_env(), **options)
+    pool = getattr(getattr(app.recorder, "datastore", None), "pool", None)
+    if isinstance(pool, psycopg_pool.ConnectionPool):
+        # Connections whose buffers a backlog's batches grew are replaced after it.
+        heap.renew_on_release(pool, psycopg_pool.ConnectionPool.drain)
+    return app

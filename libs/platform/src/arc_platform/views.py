@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from arc_platform import heap
 from arc_platform.settings import ServiceSettings
 
 
@@ -30,9 +31,12 @@ def create_engine(settings: ServiceSettings) -> Engine:
     schema = settings.db_schema
     with sa.create_engine(url).begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    return sa.create_engine(
+    engine = sa.create_engine(
         url, connect_args={"options": f"-csearch_path={schema}"}, pool_pre_ping=True
     )
+    # Connections whose buffers a backlog's batches grew are replaced after it.
+    heap.renew_on_release(engine, Engine.dispose)
+    return engine
 
 
 def dialect_insert(dialect: str, table: sa.Table) -> Any:
