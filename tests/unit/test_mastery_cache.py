@@ -7,12 +7,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import gc
+import random
 import threading
 import tracemalloc
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.application import LRUCache
@@ -130,6 +132,30 @@ def test_the_least_recently_used_goes_first() -> None:
     assert kept.get(first.id) == first
     assert kept.get(third.id) == third
     assert sorted(kept.aggregate_ids()) == sorted([first.id, third.id])
+
+
+@pytest.mark.parametrize("maxsize", [1, 2, 3, 5, 8])
+def test_evictions_follow_the_order_of_use(maxsize: int) -> None:
+    """Against a plain model of least-recently-used, over a long mixed run of uses."""
+    rng = random.Random(maxsize)
+    kept = FrozenAggregateCache(maxsize, ())  # kept as they are: the order is what is tested
+    model: OrderedDict[UUID, int] = OrderedDict()
+    ids = [uuid4() for _ in range(maxsize * 3)]
+    for step in range(2000):
+        chosen = rng.choice(ids)
+        if rng.random() < 0.5:
+            kept.put(chosen, step)
+            model[chosen] = step
+            model.move_to_end(chosen)
+            while len(model) > maxsize:
+                model.popitem(last=False)
+        elif chosen in model:
+            assert kept.get(chosen) == model[chosen]
+            model.move_to_end(chosen)
+        else:
+            with pytest.raises(KeyError):
+                kept.get(chosen)
+        assert sorted(kept.aggregate_ids()) == sorted(model)
 
 
 def test_eviction_removes_and_an_empty_cache_is_still_a_cache() -> None:
