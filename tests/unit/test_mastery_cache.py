@@ -19,6 +19,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.application import LRUCache
 
+from arc_mastery import cache as cache_module
 from arc_mastery.cache import FrozenAggregateCache, _Sealed
 from arc_mastery.domain import MembershipIndex, StudentOutcomeMastery
 from arc_mastery.packed import PackedEvidence
@@ -264,7 +265,7 @@ def test_a_pair_with_loose_evidence_or_with_the_shared_values_full_is_frozen_and
     loose.note(**(NOTED | {"attempt_id": "att-not-a-uuid"}))
     loose.collect_events()
     kept.put(loose.id, loose)
-    monkeypatch.setattr("arc_mastery.cache.SHARED_LIMIT", 0)
+    monkeypatch.setattr(cache_module._SHARED, "limit", len(cache_module._SHARED.values))
     crowded = pair(3, student="s-new-student")  # a new id to number, and no room for it
     kept.put(crowded.id, crowded)
     for saved in (loose, crowded):

@@ -195,7 +195,7 @@ def test_voids_beside_loose_evidence_are_loose_too_and_come_back_equal() -> None
 
 
 def test_reasons_beyond_the_table_are_kept_loose(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(packed, "REASONS_LIMIT", len(packed._REASONS))
+    monkeypatch.setattr(packed._REASONS, "limit", len(packed._REASONS.values))
     item = evidence()
     voided = replace(item, voided_at=DAY, void_reason=f"a reason never seen {uuid4()}")
     evidence_kept = kept(item, voided)
@@ -241,7 +241,7 @@ def test_a_copy_shares_the_packed_evidence_which_never_changes_in_place() -> Non
 
 
 def test_values_beyond_the_table_are_kept_loose(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(packed, "TABLE_LIMIT", len(packed._SHAPES))
+    monkeypatch.setattr(packed._SHAPES, "limit", len(packed._SHAPES.values))
     item = evidence(score=Decimal("1.23456789"))
     assert pack(item) is None
     assert kept(item).items() == (item,)
@@ -352,8 +352,8 @@ def test_values_first_seen_by_several_threads_at_once_each_keep_their_own_number
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Partitions apply in worker threads, and each may meet a value first."""
-    monkeypatch.setattr(packed, "_SHAPES", SlowToCount(packed._SHAPES))
-    monkeypatch.setattr(packed, "_SHAPE_NUMBERS", dict(packed._SHAPE_NUMBERS))
+    monkeypatch.setattr(packed._SHAPES, "values", SlowToCount(packed._SHAPES.values))
+    monkeypatch.setattr(packed._SHAPES, "numbers", dict(packed._SHAPES.numbers))
     items = [[evidence(score=Decimal(f"{t}.{n:03d}7")) for n in range(40)] for t in range(4)]
     with ThreadPoolExecutor(len(items)) as pool:
         rows = list(pool.map(lambda batch: [pack(item) for item in batch], items))

@@ -31,6 +31,7 @@ from uuid import UUID
 
 from eventsourcing.application import Cache
 
+from arc_mastery.numbering import Numbered
 from arc_mastery.packed import BYTES_ONLY, PackedEvidence
 
 _ID = "_id"
@@ -46,14 +47,10 @@ _MICROSECOND = timedelta(microseconds=1)
 #: of its shared values follow.
 _SEALED_START = "<HIqq"
 _LAYOUT_NUMBER = struct.Struct("<H")
-_LAYOUTS_LIMIT = 0xFFFF
 _VERSION_LIMIT = 1 << 32
 #: Values shared by many pairs (ids, standings, scales), numbered by identity and kept here, so
 #: that an identity is never another object's. Bounded: beyond it pairs are frozen, not sealed.
-SHARED_LIMIT = 1 << 18
-_SHARED: list[Any] = []
-_SHARED_NUMBERS: dict[int, int] = {}
-_NUMBERING = threading.Lock()
+_SHARED: Numbered[Any] = Numbered(1 << 18)
 
 
 class _Layout:
@@ -107,37 +104,19 @@ class _Layout:
             self.places = tuple(order[name] for name in names)
 
 
-_LAYOUTS: dict[tuple[Any, ...], _Layout] = {}
-_NUMBERED_LAYOUTS: list[_Layout] = []
+_LAYOUTS: Numbered[_Layout] = Numbered(0xFFFF)
 
 
 def _layout(
     key: tuple[type[Any], tuple[str, ...], bool, str | None, type[PackedEvidence] | None],
 ) -> _Layout | None:
-    found = _LAYOUTS.get(key)
-    if found is None:
-        with _NUMBERING:
-            found = _LAYOUTS.get(key)
-            if found is None:
-                if len(_NUMBERED_LAYOUTS) >= _LAYOUTS_LIMIT:
-                    return None
-                found = _Layout(*key, number=len(_NUMBERED_LAYOUTS))
-                _NUMBERED_LAYOUTS.append(found)  # before it can be named by a sealed pair
-                _LAYOUTS[key] = found
-    return found
+    number = _LAYOUTS.number(key, lambda number: _Layout(*key, number=number))
+    return None if number is None else _LAYOUTS[number]
 
 
 def _shared_number(value: object) -> int | None:
-    found = _SHARED_NUMBERS.get(id(value))
-    if found is None:
-        with _NUMBERING:
-            found = _SHARED_NUMBERS.get(id(value))
-            if found is None:
-                if len(_SHARED) >= SHARED_LIMIT:
-                    return None
-                _SHARED.append(value)  # kept: its identity stays its own
-                found = _SHARED_NUMBERS[id(value)] = len(_SHARED) - 1
-    return found
+    # By identity: the table keeps the value, so its identity stays its own.
+    return _SHARED.number(id(value), lambda _: value)
 
 
 class _Frozen(tuple[Any, ...]):
@@ -218,7 +197,7 @@ def thaw(aggregate_id: UUID, frozen: _Sealed | _Frozen) -> Any:
 
 
 def _thaw_sealed(aggregate_id: UUID, sealed: _Sealed) -> Any:
-    layout = _NUMBERED_LAYOUTS[_LAYOUT_NUMBER.unpack_from(sealed)[0]]
+    layout = _LAYOUTS[_LAYOUT_NUMBER.unpack_from(sealed)[0]]
     header = layout.header
     assert header is not None and layout.rows_class is not None
     _, version, created, modified, *numbers = header.unpack_from(sealed)

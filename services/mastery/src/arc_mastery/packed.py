@@ -21,12 +21,12 @@ I/O.
 from __future__ import annotations
 
 import struct
-import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
+from arc_mastery.numbering import Numbered
 from arc_mastery.standing import Evidence
 
 # attempt id, assessed at and recorded at (µs since the epoch), shape (a number in the table of
@@ -45,9 +45,7 @@ TABLE_LIMIT = 0xFFFF
 _VOID = struct.Struct("<IqiI")
 _VOID_COUNT = struct.Struct("<I")
 #: Void reasons, numbered (a network writes few distinct ones); beyond the limit, voids are loose.
-REASONS_LIMIT = 0xFFFF
-_REASONS: list[str] = []
-_REASON_NUMBERS: dict[str, int] = {}
+_REASONS: Numbered[str] = Numbered(0xFFFF)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -57,13 +55,7 @@ _ZONES: dict[int, tzinfo] = {0: UTC}
 #: tags, kind). A network has few scales, statuses, weights, tags and kinds, so few shapes.
 #: Decimals are told apart by how they are written (3 and 3.0 stay apart); the rest by equality
 #: within their type.
-_SHAPES: list[tuple[Any, ...]] = []
-_SHAPE_NUMBERS: dict[tuple[Any, ...], int] = {}
-
-
-#: Partitions apply in worker threads: a new shape is numbered and added as one step, and added
-#: before its number is published, so that a row never names a shape not yet there.
-_NUMBERING = threading.Lock()
+_SHAPES: Numbered[tuple[Any, ...]] = Numbered(TABLE_LIMIT)
 
 
 def _key(value: object) -> tuple[type, object]:
@@ -73,31 +65,9 @@ def _key(value: object) -> tuple[type, object]:
 def _number(shape: tuple[Any, ...]) -> int | None:
     key = tuple(_key(value) for value in shape)
     try:
-        found = _SHAPE_NUMBERS.get(key)
+        return _SHAPES.number(key, lambda _: shape)
     except TypeError:  # unhashable: kept loose
         return None
-    if found is None:
-        with _NUMBERING:
-            found = _SHAPE_NUMBERS.get(key)
-            if found is None:
-                if len(_SHAPES) >= TABLE_LIMIT:
-                    return None
-                _SHAPES.append(shape)
-                found = _SHAPE_NUMBERS[key] = len(_SHAPES) - 1
-    return found
-
-
-def _reason_number(reason: str) -> int | None:
-    found = _REASON_NUMBERS.get(reason)
-    if found is None:
-        with _NUMBERING:
-            found = _REASON_NUMBERS.get(reason)
-            if found is None:
-                if len(_REASONS) >= REASONS_LIMIT:
-                    return None
-                _REASONS.append(reason)
-                found = _REASON_NUMBERS[reason] = len(_REASONS) - 1
-    return found
 
 
 def _instant(value: datetime) -> tuple[int, int] | None:
@@ -164,7 +134,8 @@ def _pack_voided(item: Evidence) -> tuple[bytes, tuple[int, int, int]] | None:
     voided = _instant(item.voided_at)
     if row is None or voided is None:
         return None
-    reason = _reason_number(item.void_reason)
+    reason_text = item.void_reason
+    reason = _REASONS.number(reason_text, lambda _: reason_text)
     if reason is None:
         return None
     return row, (voided[0], voided[1], reason)
@@ -176,18 +147,10 @@ _LOOSE_ROW = _ROW.pack(bytes(16), 0, 0, _LOOSE)
 def _unpack(row: tuple[Any, ...], void: tuple[int, int, int] | None = None) -> Evidence:
     raw_id, assessed, recorded, shape = row
     assessed_offset, recorded_offset, status, score, weight, tags, kind = _SHAPES[shape]
-    if void is None:
-        return Evidence(
-            _uuid_text(raw_id),
-            status,
-            score,
-            _time(assessed, assessed_offset),
-            _time(recorded, recorded_offset),
-            weight,
-            tags,
-            kind,
-        )
-    voided, voided_offset, reason = void
+    voided_at, void_reason = None, None
+    if void is not None:
+        voided, voided_offset, reason = void
+        voided_at, void_reason = _time(voided, voided_offset), _REASONS[reason]
     return Evidence(
         _uuid_text(raw_id),
         status,
@@ -198,8 +161,8 @@ def _unpack(row: tuple[Any, ...], void: tuple[int, int, int] | None = None) -> E
         tags,
         kind,
         None,
-        _time(voided, voided_offset),
-        _REASONS[reason],
+        voided_at,
+        void_reason,
     )
 
 
