@@ -23,6 +23,7 @@ from arc_mastery import cache as cache_module
 from arc_mastery.cache import FrozenAggregateCache, _Sealed
 from arc_mastery.domain import MembershipIndex, StudentOutcomeMastery
 from arc_mastery.packed import PackedEvidence
+from arc_mastery.standing import Level, Standing
 
 SCALE: dict[str, Any] = {"scale_id": "four", "levels": [1, 2, 3, 4], "mastery_threshold": 3}
 DAY = datetime(2026, 9, 1, 9, 30, tzinfo=UTC)
@@ -273,3 +274,32 @@ def test_a_pair_with_loose_evidence_or_with_the_shared_values_full_is_frozen_and
         got = kept.get(saved.id)
         assert got == saved and repr(got) == repr(saved)
     assert kept.get(loose.id).evidence[1].attempt_id == "att-not-a-uuid"
+
+
+def test_standings_written_the_same_way_share_one_number_whichever_object_a_pair_holds() -> None:
+    """A cleared table of shared standings makes new copies of the same standings: they are not
+    new values to number (numbered by identity, they would fill the table over time)."""
+    kept = cache()
+    saved = pair(3, student="s-standing")
+
+    def approaching(value: str, explanation: str = "") -> Standing:
+        return Standing(
+            Decimal(value), Level(Decimal(2), "Approaching"), "approaching", 3, explanation
+        )
+
+    saved.standing = approaching("2.5")
+    kept.put(saved.id, saved)
+    numbered = len(cache_module._SHARED.values)
+    for copy_of in (approaching("2.5"), copy.deepcopy(saved.standing)):
+        assert copy_of is not saved.standing
+        saved.standing = copy_of
+        kept.put(saved.id, saved)
+        assert kept.get(saved.id) == saved
+    assert len(cache_module._SHARED.values) == numbered  # nothing new to number
+    for written_otherwise in (approaching("2.50"), approaching("2.5", "explained")):
+        saved.standing = written_otherwise
+        kept.put(saved.id, saved)
+        got = kept.get(saved.id).standing
+        assert str(got.value) == str(written_otherwise.value)
+        assert got.explanation == written_otherwise.explanation
+    assert len(cache_module._SHARED.values) == numbered + 2

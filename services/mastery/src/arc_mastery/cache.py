@@ -25,6 +25,7 @@ from __future__ import annotations
 import struct
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -33,6 +34,7 @@ from eventsourcing.application import Cache
 
 from arc_mastery.numbering import Numbered
 from arc_mastery.packed import BYTES_ONLY, PackedEvidence
+from arc_mastery.standing import Standing
 
 _ID = "_id"
 _PENDING = "_pending_events"
@@ -48,8 +50,8 @@ _MICROSECOND = timedelta(microseconds=1)
 _SEALED_START = "<HIqq"
 _LAYOUT_NUMBER = struct.Struct("<H")
 _VERSION_LIMIT = 1 << 32
-#: Values shared by many pairs (ids, standings, scales), numbered by identity and kept here, so
-#: that an identity is never another object's. Bounded: beyond it pairs are frozen, not sealed.
+#: Values shared by many pairs (ids, standings, scales), numbered once each (see
+#: ``_sharing_key``). Bounded: beyond it pairs are frozen, not sealed.
 _SHARED: Numbered[Any] = Numbered(1 << 18)
 
 
@@ -115,8 +117,29 @@ def _layout(
 
 
 def _shared_number(value: object) -> int | None:
-    # By identity: the table keeps the value, so its identity stays its own.
-    return _SHARED.number(id(value), lambda _: value)
+    return _SHARED.number(_sharing_key(value), lambda _: value)
+
+
+def _sharing_key(value: object) -> Hashable:
+    """Values written the same way share a number, whichever object a pair holds: strings by
+    their text, standings by every field as written (3.5 and 3.50 apart; the copies a cleared
+    table of shared standings makes again are not new values). Anything else by identity: the
+    table keeps the value, so its identity stays its own."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is Standing:
+        assert isinstance(value, Standing)
+        level = value.level
+        return (
+            Standing,
+            str(value.value),
+            None if level is None else (str(level.value), level.label),
+            value.status,
+            value.evidence_count,
+            value.explanation,
+        )
+    return (id, id(value))
 
 
 class _Frozen(tuple[Any, ...]):
