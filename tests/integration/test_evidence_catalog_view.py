@@ -109,3 +109,31 @@ async def test_a_view_of_an_older_schema_is_rebuilt_from_the_stream(
     assert view.position(CATALOG_STREAM) == 0
     await follow(nats_url, view, lambda: view.outcome("math.1") is not None)
     assert not sa.inspect(engine).has_table("known_outcomes")
+
+
+async def test_a_remembered_outcome_gives_way_to_the_next_revision_at_once(
+    nats_url: str, tmp_path: Path, database_url: str | None
+) -> None:
+    engine = create_engine(settings(tmp_path, database_url))
+    view = CatalogView(engine)
+    await publish(nats_url, outcome_defined("math.1", revision=1))
+    await follow(nats_url, view, lambda: view.outcome("math.1") is not None)
+    first = view.outcome("math.1")
+    assert first is not None and first.revision == 1
+    assert view.outcome("math.1") is first  # remembered: no second read
+    await publish(nats_url, outcome_defined("math.1", revision=2, retired=True))
+    await follow(nats_url, view, lambda: True)
+    second = view.outcome("math.1")
+    assert second is not None and second.revision == 2 and second.retired
+
+
+async def test_an_outcome_not_found_is_asked_again_as_another_replica_may_write_it(
+    nats_url: str, tmp_path: Path, database_url: str | None
+) -> None:
+    engine = create_engine(settings(tmp_path, database_url))
+    mine, other_replica = CatalogView(engine), CatalogView(engine)
+    assert mine.outcome("math.1") is None
+    await publish(nats_url, outcome_defined("math.1"))
+    await follow(nats_url, other_replica, lambda: True)  # only the other replica applied it
+    found = mine.outcome("math.1")
+    assert found is not None and found.revision == 1

@@ -79,3 +79,22 @@ def test_looking_keys_up_for_a_class_leaves_no_cyclic_garbage(vault_url: str) ->
         gc.garbage.clear()
         personal.close()
     assert left == []
+
+
+def test_a_class_batch_gets_every_key_at_once_and_none_beside_a_tombstone(
+    vault_url: str,
+) -> None:
+    personal = open_personal_data(vault_url)
+    vault = personal.vault
+    known = vault.key_for_writing("s-ada")
+    keys = vault.keys_for_writing(["s-cy", "s-ada", "s-bo", "s-ada"])
+    assert sorted(keys) == ["s-ada", "s-bo", "s-cy"]
+    assert keys["s-ada"] == known  # an existing key, not a new one
+    assert keys["s-bo"] != keys["s-cy"]
+    assert vault.keys_for_writing(["s-bo", "s-cy"]) == {k: keys[k] for k in ("s-bo", "s-cy")}
+    vault.forget("s-cy")
+    vault.forget("s-bo")
+    with pytest.raises(Forgotten, match="s-bo"):  # the first forgotten, by id
+        vault.keys_for_writing(["s-ada", "s-cy", "s-bo"])
+    assert vault.keys_for_writing(["s-ada"]) == {"s-ada": known}
+    personal.close()

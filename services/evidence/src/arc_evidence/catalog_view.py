@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -114,14 +115,31 @@ def migrate(engine: Engine) -> None:
 
 
 class CatalogView:
+    """Outcomes found are remembered until this process next applies catalog events (every
+    attempt asks for its outcome; a definition changes a few times a year). An outcome not
+    found is asked again each time: another replica sharing the view's tables may have just
+    written it, and a refusal should not outlive that."""
+
     def __init__(self, engine: Engine) -> None:
         migrate(engine)
         self.view = TrackedView(engine, metadata)
+        self._known_outcomes: dict[str, KnownOutcome] = {}
+        #: Bumped by every apply, so a lookup read before it is not remembered after it.
+        self._generation = 0
+        self._remembering = threading.Lock()
 
     def position(self, stream: str) -> int:
         return self.view.position(stream)
 
     def apply(self, batch: list[Delivery]) -> None:
+        try:
+            self._apply(batch)
+        finally:
+            with self._remembering:
+                self._generation += 1
+                self._known_outcomes.clear()
+
+    def _apply(self, batch: list[Delivery]) -> None:
         with self.view.advancing(batch[0].tracking_name, batch[-1].sequence) as conn:
             for delivery in batch:
                 event = delivery.event
@@ -192,8 +210,17 @@ class CatalogView:
     # CatalogLookup ---------------------------------------------------------------------------
 
     def outcome(self, outcome_id: str) -> KnownOutcome | None:
+        remembered = self._known_outcomes.get(outcome_id)
+        if remembered is not None:
+            return remembered
+        generation = self._generation
         found = self._outcomes(_OUTCOME_BY_ID, {"outcome_id": outcome_id})
-        return found[0] if found else None
+        if not found:
+            return None
+        with self._remembering:
+            if generation == self._generation:  # no apply since the read began
+                self._known_outcomes[outcome_id] = found[0]
+        return found[0]
 
     def outcome_by_code(self, code: str) -> KnownOutcome | None:
         """The one outcome with this code (any case), or None if none or several."""
