@@ -55,6 +55,18 @@ def test_every_ratio_is_against_the_limit_of_the_same_run() -> None:
     assert "single ingest / raw single append" not in found  # only measured at the first scale
 
 
+def test_rebuilds_are_also_set_against_the_bus_read_rate_when_it_was_measured() -> None:
+    found = ratios({"raw": {**RAW, "jetstream_read": 80_000.0}, "scales": [run(2_500)]})
+
+    assert found["raw JetStream read / raw decoded read (bounds every rebuild)"] == (
+        pytest.approx(0.8)
+    )
+    assert found["mastery rebuild / raw JetStream read"] == pytest.approx(0.025)
+    assert found["reporting rebuild / raw JetStream read"] == pytest.approx(0.0875)
+    without = ratios({"raw": RAW, "scales": [run(2_500)]})
+    assert not [name for name in without if "JetStream read" in name]
+
+
 def test_a_run_without_stored_events_has_no_ceiling_rows() -> None:
     found = ratios({"raw": RAW, "scales": [run(None)]})
     assert not [name for name in found if "ceiling" in name]
