@@ -39,9 +39,9 @@ def test_a_release_renews_the_event_stores_connections(postgres_url: str, tmp_pa
         pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
         first = Note("x" * 500_000)  # a large statement: its connection's buffer grows to fit
         app.save(first)
-        before = backend_of(pool)
+        before = every_backend_of(pool)
         assert heap.release_free_heap() == (heap._trim is not None)
-        assert backend_of(pool) != before  # the idle connection was closed and replaced
+        assert not every_backend_of(pool) & before  # idle connections closed and replaced
         second = Note("after")
         app.save(second)
         assert app.repository.get(first.id).text == "x" * 500_000
@@ -63,3 +63,24 @@ def test_a_release_renews_the_views_connections(postgres_url: str, tmp_path: Pat
     heap.release_free_heap()
     assert backend() != before
     engine.dispose()
+
+
+def test_evidence_opens_its_store_the_shared_way_so_a_release_renews_it_too(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    from arc_evidence.__main__ import EvidenceSettings, open_store
+
+    app = open_store(EvidenceSettings(data_dir=tmp_path, database_url=postgres_url), None)
+    try:
+        pool = app.recorder.datastore.pool  # type: ignore[attr-defined]
+        before = every_backend_of(pool)
+        heap.release_free_heap()
+        assert not every_backend_of(pool) & before  # every idle connection was replaced
+    finally:
+        app.close()
+
+
+def every_backend_of(pool: psycopg_pool.ConnectionPool[Any]) -> set[int]:
+    """The backends of the pool's idle connections: taken one at a time, they come round in
+    turn."""
+    return {backend_of(pool) for _ in range(2 * pool.max_size)}

@@ -25,7 +25,7 @@ from arc_platform.erasure import open_personal_data
 from arc_platform.http import http_loop
 from arc_platform.runner import Runtime, Wiring
 from arc_platform.settings import ServiceSettings
-from arc_platform.store import ensure_postgres_schema
+from arc_platform.store import open_application
 from arc_platform.views import create_engine
 
 CONTEXT = "evidence"
@@ -53,9 +53,9 @@ def open_store(
     catalog: CatalogView | None,
     actor: Callable[[], dict[str, object] | None] = no_actor,
 ) -> EvidenceApplication:
-    ensure_postgres_schema(settings)
-    return EvidenceApplication(
-        env=settings.eventsourcing_env(),
+    return open_application(
+        EvidenceApplication,
+        settings,
         catalog=catalog,
         require_roster=settings.evidence_require_roster,
         actor=actor,
