@@ -14,6 +14,7 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 from hypothesis import given
 from hypothesis import strategies as st
 
+from arc_platform.auth.principal import Principal, RequestContext, Role
 from arc_platform.settings import ServiceSettings
 from arc_platform.transcoder import FastJSONTranscoder
 
@@ -131,3 +132,17 @@ def test_every_service_store_uses_it() -> None:
     assert env["TRANSCODER_TOPIC"] == "arc_platform.transcoder:FastJSONTranscoder"
     pg = ServiceSettings(service_name="x", database_url="postgresql://p@h/d").eventsourcing_env()
     assert pg["TRANSCODER_TOPIC"] == env["TRANSCODER_TOPIC"]
+
+
+def test_a_stored_actor_takes_the_fast_path_and_is_written_as_before() -> None:
+    """Every change a request makes is stored with its actor: when the actor held its roles as
+    enums, every such event was written by the library's encoder."""
+    principal = Principal("t-ada", frozenset({Role.TEACHER, Role.NETWORK_ADMIN}), client_id="app")
+    actor = RequestContext(
+        principal, "grpc", "/arc.evidence.v1.EvidenceService/RecordBatch"
+    ).actor()
+    assert actor["roles"] == ["network_admin", "teacher"]
+    state = {**EVIDENCE_NOTED, "actor": actor}
+    assert FAST._writes_alike(state)
+    as_enums = {**state, "actor": {**actor, "roles": sorted(principal.roles)}}
+    assert FAST.encode(state) == LIBRARY.encode(as_enums)  # the bytes stored before

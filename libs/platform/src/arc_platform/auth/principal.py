@@ -60,10 +60,13 @@ class RequestContext:
     bearer: str = field(default="", repr=False)
 
     def actor(self) -> dict[str, object]:
-        """What a service stores with each change it makes on this request's behalf."""
+        """What a service stores with each change it makes on this request's behalf. Plain
+        values only: a role is stored as its name, the same JSON its enum is written as, but an
+        enum in a stored event sent every write through the store's slow encoder (see
+        ``arc_platform.transcoder``)."""
         return {
             "by": self.principal.subject,
-            "roles": sorted(self.principal.roles),
+            "roles": sorted(role.value for role in self.principal.roles),
             "client_id": self.principal.client_id,
             "client_address": self.client_address,
             "at": self.at.isoformat(),
