@@ -112,43 +112,6 @@ class _HeatCells:
         return face
 
 
-class _HeatColumns:
-    """A heat map's column headings (each a link that sorts by its column) and the matching
-    "Level on …" choices of the sort menu, built here rather than by the template engine, which
-    spent a fifth of the page's time on these 60 headings and 60 choices."""
-
-    def __init__(self, request: Request, columns: list[Column], sort: str) -> None:
-        self._request = request
-        self._columns = columns
-        self._sort = sort
-
-    def headings(self, power_title: str) -> Markup:
-        base = dict(self._request.query_params)
-        base.pop("sort", None)
-        base.pop("order", None)
-        cells = []
-        for c in self._columns:
-            query = escape(
-                "?" + urlencode({**base, "sort": f"outcome:{c.outcome_id}", "order": "asc"})
-            )
-            tag = f'<span class="tag" title="{escape(power_title)}">P</span>' if c.power else ""
-            cells.append(
-                f'<th scope="col" title="{escape(c.statement)}"><a href="{query}">'
-                f"{escape(c.code)}</a>{tag}</th>"
-            )
-        return Markup("".join(cells))
-
-    def choices(self) -> Markup:
-        options = []
-        for c in self._columns:
-            value = f"outcome:{c.outcome_id}"
-            selected = "selected" if value == self._sort else ""
-            options.append(
-                f'<option value="{escape(value)}" {selected}>Level on {escape(c.code)}</option>'
-            )
-        return Markup("".join(options))
-
-
 class _StudentLinks:
     """Links to students' pages (keeping "as of"), each built once: the "no evidence yet" list
     names each student up to once per outcome (about 1,700 links on a 35 × 60 map)."""
@@ -177,7 +140,6 @@ TEMPLATES.env.globals.update(
     query=_query,
     href=_href,
     heat_cells=_HeatCells,
-    heat_columns=_HeatColumns,
     student_links=_StudentLinks,
     STATUSES=STATUSES,
     STATUS_COLOURS=STATUS_COLOURS,
